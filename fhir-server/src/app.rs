@@ -1,0 +1,27 @@
+//! Shared server state.
+
+use crate::store::Store;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Everything a request handler needs.
+pub struct App {
+    pub store: Store,
+    /// Public base URL of the FHIR API, without trailing slash (e.g. `http://127.0.0.1:8080/fhir`).
+    pub base: String,
+    ready: AtomicBool,
+}
+
+impl App {
+    /// New state; not ready until [`App::set_ready`].
+    pub fn new(store: Store, base: String) -> Self {
+        App { store, base, ready: AtomicBool::new(false) }
+    }
+    /// Marks start-up (migrations, definitions) as done.
+    pub fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+    /// Whether start-up finished.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+}

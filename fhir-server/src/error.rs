@@ -1,0 +1,100 @@
+//! FHIR errors: every failure leaves the server as an OperationOutcome with the right status.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+
+/// One OperationOutcome.issue.
+#[derive(Debug, Clone)]
+pub struct OutcomeIssue {
+    pub severity: &'static str,
+    pub code: &'static str,
+    pub diagnostics: String,
+    pub expression: Option<String>,
+}
+
+/// An error that maps to an HTTP status and an OperationOutcome body.
+#[derive(Debug, Clone)]
+pub struct FhirError {
+    pub status: StatusCode,
+    pub issues: Vec<OutcomeIssue>,
+}
+
+/// Result alias used throughout the server.
+pub type FhirResult<T> = Result<T, FhirError>;
+
+impl FhirError {
+    /// An error with one issue.
+    pub fn new(status: StatusCode, code: &'static str, diagnostics: impl Into<String>) -> Self {
+        FhirError {
+            status,
+            issues: vec![OutcomeIssue { severity: "error", code, diagnostics: diagnostics.into(), expression: None }],
+        }
+    }
+    /// Attaches a FHIRPath expression to the first issue.
+    pub fn at(mut self, expression: impl Into<String>) -> Self {
+        if let Some(i) = self.issues.first_mut() {
+            i.expression = Some(expression.into());
+        }
+        self
+    }
+    /// 400 with issue type `invalid`.
+    pub fn bad_request(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid", msg)
+    }
+    /// 404 with issue type `not-found`.
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", msg)
+    }
+    /// 500 with issue type `exception`; the detail goes to the log, not to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", "internal server error")
+    }
+    /// Prefixes every expression (used to point into Bundle entries).
+    pub fn within(mut self, prefix: &str) -> Self {
+        for i in &mut self.issues {
+            i.expression = Some(match i.expression.take() {
+                Some(e) => format!("{prefix}.{e}"),
+                None => prefix.to_string(),
+            });
+        }
+        self
+    }
+    /// The OperationOutcome resource for this error.
+    pub fn outcome(&self) -> Value {
+        outcome_json(&self.issues)
+    }
+}
+
+/// Builds an OperationOutcome from issues.
+pub fn outcome_json(issues: &[OutcomeIssue]) -> Value {
+    let issues: Vec<Value> = issues
+        .iter()
+        .map(|i| {
+            let mut v = json!({"severity": i.severity, "code": i.code, "diagnostics": i.diagnostics});
+            if let Some(e) = &i.expression {
+                v["expression"] = json!([e]);
+            }
+            v
+        })
+        .collect();
+    json!({"resourceType": "OperationOutcome", "issue": issues})
+}
+
+/// An informational OperationOutcome (for `Prefer: return=OperationOutcome` and deletes).
+pub fn info_outcome(msg: impl Into<String>) -> Value {
+    outcome_json(&[OutcomeIssue { severity: "information", code: "informational", diagnostics: msg.into(), expression: None }])
+}
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        crate::rest::format::json_response(self.status, &self.outcome(), false)
+    }
+}
+
+impl From<sqlx::Error> for FhirError {
+    fn from(e: sqlx::Error) -> Self {
+        FhirError::internal(e)
+    }
+}

@@ -1,0 +1,62 @@
+//! Builds Bundle JSON text around stored resource text, so listing resources never re-parses them.
+
+use serde_json::{json, Value};
+
+/// An entry under construction.
+pub struct Entry {
+    /// Entry fields other than `resource`, as a JSON object.
+    pub fields: Value,
+    /// Stored resource JSON text, spliced in verbatim.
+    pub resource: Option<String>,
+}
+
+/// Serialises `{"resourceType":"Bundle",...head..., "entry":[...]}`.
+pub fn bundle(head: Value, entries: &[Entry]) -> String {
+    let mut out = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
+    out.pop(); // the closing brace; entries follow
+    let cap: usize = entries.iter().map(|e| e.resource.as_ref().map_or(0, String::len) + 200).sum();
+    out.reserve(cap + 16);
+    if !entries.is_empty() {
+        out.push_str(",\"entry\":[");
+        for (i, e) in entries.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let mut f = serde_json::to_string(&e.fields).unwrap_or_else(|_| "{}".into());
+            if let Some(r) = &e.resource {
+                f.pop();
+                if f.len() > 1 {
+                    f.push(',');
+                }
+                f.push_str("\"resource\":");
+                f.push_str(r);
+                f.push('}');
+            }
+            out.push_str(&f);
+        }
+        out.push(']');
+    }
+    out.push('}');
+    out
+}
+
+/// A `link` array entry.
+pub fn link(relation: &str, url: &str) -> Value {
+    json!({"relation": relation, "url": url})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn splices_resources_into_valid_json() {
+        let text = bundle(
+            json!({"resourceType": "Bundle", "type": "history"}),
+            &[Entry { fields: json!({"fullUrl": "x"}), resource: Some("{\"resourceType\":\"Patient\",\"active\":true}".into()) }, Entry { fields: json!({"request": {"method": "DELETE"}}), resource: None }],
+        );
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["entry"][0]["resource"]["active"], json!(true));
+        assert_eq!(v["entry"][1]["request"]["method"], json!("DELETE"));
+        assert_eq!(v["entry"].as_array().unwrap().len(), 2);
+    }
+}

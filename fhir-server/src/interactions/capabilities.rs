@@ -1,0 +1,70 @@
+//! `GET /metadata`: a CapabilityStatement generated from what this server really does.
+
+use crate::app::App;
+use crate::rest::{self, format};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
+
+fn resource_entry(res_type: &str) -> Value {
+    let interactions: Vec<Value> = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
+        .iter()
+        .map(|c| json!({"code": c}))
+        .collect();
+    let params: Vec<Value> = search::Registry::r4()
+        .params_for(res_type)
+        .map(|p| {
+json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_lowercase()})
+        })
+        .collect();
+    json!({
+        "type": res_type,
+        "profile": format!("http://hl7.org/fhir/StructureDefinition/{res_type}"),
+        "interaction": interactions,
+        "versioning": "versioned-update",
+        "readHistory": true,
+        "updateCreate": true,
+        "conditionalCreate": true,
+        "conditionalRead": "not-supported",
+        "conditionalUpdate": true,
+        "conditionalDelete": "multiple",
+        "searchParam": params
+    })
+}
+
+fn statement(base: &str) -> Value {
+    let resources: Vec<Value> = profiles::Package::r4_core().resource_types().iter().map(|t| resource_entry(t)).collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": crate::clock::fhir_instant(crate::clock::now_micros()),
+        "kind": "instance",
+        "software": {"name": "fhir-server", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {"description": "FHIR R4 server and interoperability hub", "url": base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "patchFormat": ["application/json-patch+json"],
+        "rest": [{
+            "mode": "server",
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}]
+        }]
+    })
+}
+
+/// `GET /metadata`.
+pub async fn handle(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    static CACHE: OnceLock<String> = OnceLock::new();
+    rest::respond(
+        async {
+            let params = rest::query_pairs(&q);
+            rest::only_params(&params, &["_format", "_pretty", "mode"])?;
+            let render = format::negotiate(&headers, &params)?;
+            let text = CACHE.get_or_init(|| statement(&app.base).to_string()).clone();
+            Ok(format::stored_response(StatusCode::OK, text, render))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,49 @@
+//! create, with conditional create (`If-None-Exist`).
+
+use super::write::{self, Written};
+use crate::app::App;
+use crate::error::{FhirError, FhirResult};
+use crate::rest::{self, format};
+use crate::store::Tx;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+use std::sync::Arc;
+
+/// Creates a resource, or with `if_none_exist` returns the single existing match (200) instead.
+pub async fn create(app: &App, tx: &mut Tx, res_type: &str, body: Value, if_none_exist: Option<&str>) -> FhirResult<Written> {
+    if let Some(query) = if_none_exist {
+        let ids = write::find_matches(app, tx, res_type, query, 2).await?;
+        match ids.as_slice() {
+            [] => {}
+            [id] => {
+                let cur = write::current_in(app, tx, res_type, id).await?;
+                return Ok(Written { status: StatusCode::OK, res_type: res_type.into(), id: id.clone(), version: cur.version, last_updated: cur.last_updated, content: cur.content });
+            }
+            _ => return Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "multiple-matches", format!("If-None-Exist '{query}' matches more than one {res_type}"))),
+        }
+    }
+    write::create_new(app, tx, res_type, body).await
+}
+
+/// `POST [type]`.
+pub async fn handle(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    rest::respond(
+        async {
+            let params = rest::query_pairs(&q);
+            rest::only_params(&params, &rest::FORMAT_PARAMS)?;
+            let render = format::negotiate(&headers, &params)?;
+            write::check_type(&res_type)?;
+            format::check_json_body(&headers)?;
+            let body = format::parse_body(&body)?;
+            let ine = headers.get("if-none-exist").map(|v| v.to_str().map(str::to_string)).transpose().map_err(|_| FhirError::bad_request("If-None-Exist is not valid text"))?;
+            let mut tx = app.store.pool.begin().await?;
+            let w = create(&app, &mut tx, &res_type, body, ine.as_deref()).await?;
+            tx.commit().await?;
+            Ok(rest::written_response(&app, &w, &headers, render))
+        }
+        .await,
+    )
+}

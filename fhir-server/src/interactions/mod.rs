@@ -1,0 +1,14 @@
+//! FHIR interactions, one module each; `write` holds the path they share.
+
+pub mod bundle;
+pub mod bundle_text;
+pub mod capabilities;
+pub mod create;
+pub mod delete;
+pub mod health;
+pub mod history;
+pub mod patch;
+pub mod read;
+pub mod search;
+pub mod update;
+pub mod write;

@@ -1,0 +1,203 @@
+//! The write path every interaction shares: check, stamp meta, index, store one version.
+
+use crate::app::App;
+use crate::clock;
+use crate::error::{FhirError, FhirResult, OutcomeIssue};
+use crate::store::{Current, NewVersion, Tx};
+use axum::http::StatusCode;
+use serde_json::{json, Map, Value};
+
+/// The result of a write.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub status: StatusCode,
+    pub res_type: String,
+    pub id: String,
+    pub version: i64,
+    pub last_updated: i64,
+    /// The stored JSON (None for deletes).
+    pub content: Option<String>,
+}
+
+impl Written {
+    /// `Type/id/_history/v` relative location.
+    pub fn location(&self) -> String {
+        format!("{}/{}/_history/{}", self.res_type, self.id, self.version)
+    }
+    /// Weak ETag of the version.
+    pub fn etag(&self) -> String {
+        format!("W/\"{}\"", self.version)
+    }
+}
+
+/// Checks an id against the R4 id rule.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+/// Checks that a URL segment names a resource type we serve.
+pub fn check_type(res_type: &str) -> FhirResult<()> {
+    if profiles::Package::r4_core().is_resource_type(res_type) {
+        Ok(())
+    } else {
+        Err(FhirError::not_found(format!("unknown resource type '{res_type}'")))
+    }
+}
+
+/// Parses an `If-Match` / `If-None-Match` ETag (`W/"3"` or `"3"`) into a version.
+pub fn parse_etag(v: &str) -> FhirResult<i64> {
+    let t = v.trim().trim_start_matches("W/").trim_matches('"');
+    t.parse().map_err(|_| FhirError::bad_request(format!("malformed ETag '{v}' (expected W/\"<version>\")")))
+}
+
+/// Validates a resource body for a write to `res_type`; `id` is the id it will be stored under.
+fn check_body(res_type: &str, body: &Value) -> FhirResult<()> {
+    match body.get("resourceType").and_then(Value::as_str) {
+        None => return Err(FhirError::bad_request("resource has no resourceType").at("resourceType")),
+        Some(t) if t != res_type => {
+            return Err(FhirError::bad_request(format!("resourceType '{t}' does not match the URL's type '{res_type}'")).at("resourceType"))
+        }
+        _ => {}
+    }
+    let issues = profiles::Package::r4_core().validator().validate(body);
+    let errors: Vec<OutcomeIssue> = issues
+        .into_iter()
+        .filter(|i| i.severity == profiles::Severity::Error)
+        .map(|i| OutcomeIssue { severity: "error", code: i.code, diagnostics: i.message, expression: Some(i.expression) })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(FhirError { status: StatusCode::BAD_REQUEST, issues: errors })
+    }
+}
+
+/// Puts `id` and `meta.versionId/lastUpdated` at the head of the resource, keeping the client's
+/// other meta (profile, tag, security, source).
+fn stamp(body: Value, id: &str, version: i64, last_updated: i64) -> Value {
+    let Value::Object(mut src) = body else { return body };
+    let mut meta = match src.remove("meta") {
+        Some(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    meta.insert("versionId".into(), json!(version.to_string()));
+    meta.insert("lastUpdated".into(), json!(clock::fhir_instant(last_updated)));
+    let mut out = Map::with_capacity(src.len() + 2);
+    if let Some(rt) = src.remove("resourceType") {
+        out.insert("resourceType".into(), rt);
+    }
+    src.remove("id");
+    out.insert("id".into(), json!(id));
+    out.insert("meta".into(), Value::Object(meta));
+    out.extend(src);
+    Value::Object(out)
+}
+
+/// Stores a new version of `res_type/id` from `body`, which has already been checked against the URL.
+async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &str) -> FhirResult<Written> {
+    check_body(res_type, &body)?;
+    let version = current.map(|c| c.version + 1).unwrap_or(1);
+    let now = clock::now_micros().max(current.map(|c| c.last_updated + 1).unwrap_or(0));
+    let stamped = stamp(body, id, version, now);
+    let index = search::Registry::r4().extract(&stamped);
+    let text = serde_json::to_string(&stamped).map_err(FhirError::internal)?;
+    app.store
+        .write_version(
+            tx,
+            &NewVersion {
+                rid: current.map(|c| c.rid),
+                res_type,
+                res_id: id,
+                version,
+                last_updated: now,
+                deleted: false,
+                method,
+                content: Some(&text),
+                index: &index,
+            },
+        )
+        .await?;
+    let status = if current.map(|c| !c.deleted).unwrap_or(false) { StatusCode::OK } else { StatusCode::CREATED };
+    Ok(Written { status, res_type: res_type.into(), id: id.into(), version, last_updated: now, content: Some(text) })
+}
+
+/// Creates a resource under a new server-assigned id (any id in the body is ignored, as R4 says).
+pub async fn create_new(app: &App, tx: &mut Tx, res_type: &str, body: Value) -> FhirResult<Written> {
+    let id = uuid::Uuid::new_v4().to_string();
+    create_with_id(app, tx, res_type, &id, body).await
+}
+
+/// Creates a resource under an id chosen by the caller (transaction urn:uuid entries).
+pub async fn create_with_id(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value) -> FhirResult<Written> {
+    store_version(app, tx, res_type, id, None, body, "POST").await
+}
+
+/// Update (or update-as-create) of `res_type/id`, honouring `If-Match`.
+pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value, if_match: Option<i64>, method: &str) -> FhirResult<Written> {
+    if !valid_id(id) {
+        return Err(FhirError::bad_request(format!("'{id}' is not a valid resource id")).at("id"));
+    }
+    match body.get("id") {
+        None => return Err(FhirError::bad_request("the resource must carry the id it is updated under").at(format!("{res_type}.id"))),
+        Some(Value::String(b)) if b == id => {}
+        Some(other) => {
+            return Err(FhirError::bad_request(format!("resource id {other} does not match the URL id '{id}'")).at(format!("{res_type}.id")))
+        }
+    }
+    tx.lock(&format!("{res_type}/{id}")).await?;
+    let current = app.store.read_for_write(tx, res_type, id).await?;
+    if let Some(want) = if_match {
+        match &current {
+            Some(c) if c.version == want && !c.deleted => {}
+            Some(c) => {
+                return Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "conflict", format!("If-Match W/\"{want}\" does not match the current version W/\"{}\"", c.version)))
+            }
+            None => return Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "conflict", format!("If-Match W/\"{want}\" given but {res_type}/{id} does not exist"))),
+        }
+    }
+    store_version(app, tx, res_type, id, current.as_ref(), body, method).await
+}
+
+/// Deletes `res_type/id` by writing a tombstone version; deleting what is absent or already deleted is a no-op.
+pub async fn delete(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirResult<Option<Written>> {
+    tx.lock(&format!("{res_type}/{id}")).await?;
+    let Some(current) = app.store.read_for_write(tx, res_type, id).await? else { return Ok(None) };
+    if current.deleted {
+        return Ok(None);
+    }
+    let version = current.version + 1;
+    let now = clock::now_micros().max(current.last_updated + 1);
+    app.store
+        .write_version(
+            tx,
+            &NewVersion { rid: Some(current.rid), res_type, res_id: id, version, last_updated: now, deleted: true, method: "DELETE", content: None, index: &[] },
+        )
+        .await?;
+    Ok(Some(Written { status: StatusCode::NO_CONTENT, res_type: res_type.into(), id: id.into(), version, last_updated: now, content: None }))
+}
+
+/// Ids matching a conditional-operation query (`identifier=a|b&…`), serialised against other
+/// conditional writes on the same type so two concurrent conditional creates cannot both miss.
+pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, limit: i64) -> FhirResult<Vec<String>> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect();
+    if pairs.is_empty() {
+        return Err(FhirError::bad_request("a conditional operation needs search criteria"));
+    }
+    let q = search::Registry::r4()
+        .parse_query(res_type, &pairs)
+        .map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+    if let Some((k, _)) = q.control.first() {
+        return Err(FhirError::bad_request(format!("'{k}' cannot be used in a conditional operation's criteria")).at(k.clone()));
+    }
+    tx.lock(&format!("conditional:{res_type}")).await?;
+    Ok(app.store.search_ids_in(tx, res_type, &q.to_sql(2), limit).await?)
+}
+
+/// Reads the current version inside a transaction, as 404/410 errors when absent/deleted.
+pub async fn current_in(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirResult<Current> {
+    match app.store.read_for_write(tx, res_type, id).await? {
+        None => Err(FhirError::not_found(format!("{res_type}/{id} is not known"))),
+        Some(c) if c.deleted => Err(FhirError::new(StatusCode::GONE, "deleted", format!("{res_type}/{id} has been deleted"))),
+        Some(c) => Ok(c),
+    }
+}

@@ -1,0 +1,68 @@
+//! `fhir-server`: runs the FHIR R4 server (default command).
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(name = "fhir-server", version, about = "FHIR R4 server and interoperability hub")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(ServeArgs),
+}
+
+#[derive(clap::Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "FHIR_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// postgres://… or sqlite://…; default: an embedded SQLite file in --data-dir.
+    #[arg(long, env = "FHIR_DATABASE_URL")]
+    database_url: Option<String>,
+    /// Folder for the embedded store.
+    #[arg(long, env = "FHIR_DATA_DIR", default_value = "./data")]
+    data_dir: String,
+    /// Path prefix of the FHIR API.
+    #[arg(long, env = "FHIR_BASE_PATH", default_value = "/fhir")]
+    base_path: String,
+    /// Public base URL, when the server sits behind a proxy.
+    #[arg(long, env = "FHIR_PUBLIC_BASE")]
+    public_base: Option<String>,
+    /// Database connections in the pool.
+    #[arg(long, env = "FHIR_DB_CONNECTIONS", default_value_t = 16)]
+    db_connections: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Serve(a)) => a,
+        None => cli.serve,
+    };
+    let database_url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/fhir.db", args.data_dir.trim_end_matches('/')));
+    let running = fhir_server::start(fhir_server::ServeConfig {
+        listen: args.listen,
+        database_url,
+        base_path: args.base_path,
+        public_base: args.public_base,
+        max_connections: args.db_connections,
+    })
+    .await?;
+    println!("FHIR server ready at {}", running.base_url);
+    tokio::select! {
+        r = running.task => { r??; }
+        _ = tokio::signal::ctrl_c() => { tracing::info!("shutting down"); }
+    }
+    Ok(())
+}

@@ -1,0 +1,162 @@
+//! One SQL dialect over two drivers: statements are written once with `$N` placeholders
+//! (both PostgreSQL and SQLite accept them) and bound here per backend.
+
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{FromRow, Postgres, Sqlite, Transaction};
+
+/// A bind value.
+#[derive(Debug, Clone)]
+pub enum Arg<'a> {
+    Text(&'a str),
+    OptText(Option<&'a str>),
+    Int(i64),
+    Float(f64),
+    OptFloat(Option<f64>),
+    Bool(bool),
+    /// JSON document text: JSONB on PostgreSQL, TEXT on SQLite.
+    Json(Option<&'a str>),
+}
+
+/// Which backend a statement runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// Row types decodable on both backends.
+pub trait AnyRow: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
+impl<T> AnyRow for T where T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin {}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                Arg::Text(s) => q.bind(*s),
+                Arg::OptText(s) => q.bind(*s),
+                Arg::Int(i) => q.bind(*i),
+                Arg::Float(f) => q.bind(*f),
+                Arg::OptFloat(f) => q.bind(*f),
+                Arg::Bool(b) => q.bind(*b),
+                Arg::Json(s) => q.bind(*s),
+            };
+        }
+        q
+    }};
+}
+
+/// Read pool(s).
+#[derive(Clone)]
+pub enum Pool {
+    Pg(PgPool),
+    /// SQLite: many readers, one writer connection (SQLite allows one writer at a time anyway,
+    /// and serialising in-process avoids SQLITE_BUSY and makes conditional writes race-free).
+    Lite { read: SqlitePool, write: SqlitePool },
+}
+
+/// An open write transaction.
+pub enum Tx {
+    Pg(Transaction<'static, Postgres>),
+    Lite(Transaction<'static, Sqlite>),
+}
+
+impl Pool {
+    /// The backend of this pool.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Pool::Pg(_) => Backend::Postgres,
+            Pool::Lite { .. } => Backend::Sqlite,
+        }
+    }
+    /// Starts a write transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match self {
+            Pool::Pg(p) => Tx::Pg(p.begin().await?),
+            Pool::Lite { write, .. } => Tx::Lite(write.begin().await?),
+        })
+    }
+    /// Runs a query on a read connection and decodes all rows.
+    pub async fn fetch<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Pool::Pg(p) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(p).await,
+            Pool::Lite { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(read).await,
+        }
+    }
+    /// Runs a query on a read connection and decodes at most one row.
+    pub async fn fetch_opt<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>, sqlx::Error> {
+        match self {
+            Pool::Pg(p) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(p).await,
+            Pool::Lite { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(read).await,
+        }
+    }
+    /// Checks the database answers.
+    pub async fn ping(&self) -> bool {
+        let r: Result<Vec<(i64,)>, _> = self.fetch("SELECT CAST(1 AS BIGINT)", &[]).await;
+        r.is_ok()
+    }
+}
+
+impl Tx {
+    /// The backend of this transaction.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Pg(_) => Backend::Postgres,
+            Tx::Lite(_) => Backend::Sqlite,
+        }
+    }
+    /// Executes a statement; returns affected rows.
+    pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            Tx::Pg(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
+            Tx::Lite(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
+        })
+    }
+    /// Runs a query inside the transaction and decodes all rows.
+    pub async fn fetch<T: AnyRow>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Tx::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
+            Tx::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
+        }
+    }
+    /// Runs a query inside the transaction and decodes at most one row.
+    pub async fn fetch_opt<T: AnyRow>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>, sqlx::Error> {
+        match self {
+            Tx::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
+            Tx::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
+        }
+    }
+    /// Serialises writers that must see each other's results (conditional operations, same-id
+    /// updates) until commit. SQLite already has a single writer, so only PostgreSQL locks.
+    pub async fn lock(&mut self, key: &str) -> Result<(), sqlx::Error> {
+        if let Tx::Pg(t) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **t).await?;
+        }
+        Ok(())
+    }
+    /// Commits.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Pg(t) => t.commit().await,
+            Tx::Lite(t) => t.commit().await,
+        }
+    }
+}
+
+impl Backend {
+    /// A bind placeholder for JSON document text.
+    pub fn json_param(self, n: usize) -> String {
+        match self {
+            Backend::Postgres => format!("${n}::jsonb"),
+            Backend::Sqlite => format!("${n}"),
+        }
+    }
+    /// A column holding a JSON document, read back as text.
+    pub fn json_col(self, col: &str) -> String {
+        match self {
+            Backend::Postgres => format!("{col}::text"),
+            Backend::Sqlite => col.to_string(),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Writes search-index rows in multi-row INSERTs (one statement per table per resource).
+
+use super::db::{Arg, Tx};
+use search::IndexRow;
+
+const TABLES: [&str; 7] = ["idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri"];
+
+/// Removes all index rows of a resource.
+pub async fn delete(tx: &mut Tx, rid: i64) -> Result<(), sqlx::Error> {
+    for t in TABLES {
+        tx.execute(&format!("DELETE FROM {t} WHERE rid = $1"), &[Arg::Int(rid)]).await?;
+    }
+    Ok(())
+}
+
+/// Columns after (rid, res_type, param) for each table, by table index.
+fn columns(table: usize) -> &'static [&'static str] {
+    match table {
+        0 => &["value_norm", "value_exact"],
+        1 => &["system", "code", "text_norm", "type_system", "type_code"],
+        2 => &["target_type", "target_id", "target_version", "url", "ident_system", "ident_value"],
+        3 => &["low", "high"],
+        4 => &["value", "low", "high"],
+        5 => &["value", "low", "high", "system", "code", "unit", "canon_value", "canon_code"],
+        _ => &["value"],
+    }
+}
+
+fn row_args(row: &IndexRow) -> (usize, &str, Vec<Arg<'_>>) {
+    use Arg::*;
+    match row {
+        IndexRow::String { param, value_norm, value_exact } => (0, param, vec![Text(value_norm), Text(value_exact)]),
+        IndexRow::Token { param, system, code, text_norm, type_system, type_code } => (
+            1,
+            param,
+            vec![OptText(system.as_deref()), OptText(code.as_deref()), OptText(text_norm.as_deref()), OptText(type_system.as_deref()), OptText(type_code.as_deref())],
+        ),
+        IndexRow::Reference { param, target_type, target_id, target_version, url, ident_system, ident_value } => (
+            2,
+            param,
+            vec![
+                OptText(target_type.as_deref()),
+                OptText(target_id.as_deref()),
+                OptText(target_version.as_deref()),
+                OptText(url.as_deref()),
+                OptText(ident_system.as_deref()),
+                OptText(ident_value.as_deref()),
+            ],
+        ),
+        IndexRow::Date { param, low, high } => (3, param, vec![Int(*low), Int(*high)]),
+        IndexRow::Number { param, value, low, high } => (4, param, vec![Float(*value), Float(*low), Float(*high)]),
+        IndexRow::Quantity { param, value, low, high, system, code, unit, canon_value, canon_code } => (
+            5,
+            param,
+            vec![
+                Float(*value),
+                Float(*low),
+                Float(*high),
+                OptText(system.as_deref()),
+                OptText(code.as_deref()),
+                OptText(unit.as_deref()),
+                OptFloat(*canon_value),
+                OptText(canon_code.as_deref()),
+            ],
+        ),
+        IndexRow::Uri { param, value } => (6, param, vec![Text(value)]),
+    }
+}
+
+/// Both backends accept far more binds than this; chunking keeps statements cacheable-sized.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// Inserts the index rows of one resource.
+pub async fn insert(tx: &mut Tx, rid: i64, res_type: &str, rows: &[IndexRow]) -> Result<(), sqlx::Error> {
+    let mut by_table: [Vec<(&str, Vec<Arg<'_>>)>; 7] = Default::default();
+    for r in rows {
+        let (t, param, args) = row_args(r);
+        by_table[t].push((param, args));
+    }
+    for (t, entries) in by_table.iter().enumerate() {
+        for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+            let cols = columns(t);
+            let width = cols.len() + 3;
+            let mut sql = format!("INSERT INTO {} (rid, res_type, param, {}) VALUES ", TABLES[t], cols.join(", "));
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * width);
+            for (i, (param, vals)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push('(');
+                for k in 0..width {
+                    if k > 0 {
+                        sql.push_str(", ");
+                    }
+                    sql.push_str(&format!("${}", i * width + k + 1));
+                }
+                sql.push(')');
+                args.push(Arg::Int(rid));
+                args.push(Arg::Text(res_type));
+                args.push(Arg::Text(param));
+                args.extend(vals.iter().cloned());
+            }
+            tx.execute(&sql, &args).await?;
+        }
+    }
+    Ok(())
+}

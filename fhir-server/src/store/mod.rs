@@ -1,0 +1,282 @@
+//! The resource store: current versions, full history with tombstones, search-index rows and the
+//! outbox, all written in one transaction per change, on PostgreSQL or embedded SQLite.
+
+pub mod db;
+mod index_rows;
+pub mod open;
+
+pub use db::{Arg, Backend, Pool, Tx};
+use sqlx::FromRow;
+
+/// The current version of a resource.
+#[derive(Debug, Clone, FromRow)]
+pub struct Current {
+    pub rid: i64,
+    pub version: i64,
+    pub last_updated: i64,
+    pub deleted: bool,
+    pub content: Option<String>,
+}
+
+/// One version from history.
+#[derive(Debug, Clone, FromRow)]
+pub struct Version {
+    pub seq: i64,
+    pub res_type: String,
+    pub res_id: String,
+    pub version: i64,
+    pub last_updated: i64,
+    pub deleted: bool,
+    pub method: String,
+    pub content: Option<String>,
+}
+
+/// A version about to be written.
+pub struct NewVersion<'a> {
+    /// Row key of the current version, None when the resource is new.
+    pub rid: Option<i64>,
+    pub res_type: &'a str,
+    pub res_id: &'a str,
+    pub version: i64,
+    pub last_updated: i64,
+    pub deleted: bool,
+    /// HTTP verb recorded in history (POST, PUT, PATCH, DELETE).
+    pub method: &'a str,
+    pub content: Option<&'a str>,
+    pub index: &'a [search::IndexRow],
+}
+
+/// Filters for a history query.
+#[derive(Debug, Default, Clone)]
+pub struct HistoryQuery {
+    pub res_type: Option<String>,
+    pub res_id: Option<String>,
+    /// Only versions written at or after this time (µs).
+    pub since: Option<i64>,
+    /// Only versions current at some point in [low, high] (µs).
+    pub at: Option<(i64, i64)>,
+    /// Keyset cursor: only versions with seq below this.
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+/// Statements whose text depends on the backend, built once.
+struct Statements {
+    read: String,
+    read_for_write: String,
+    vread: String,
+    insert_resource: String,
+    update_resource: String,
+    insert_history: String,
+    history_cols: String,
+}
+
+impl Statements {
+    fn new(b: Backend) -> Self {
+        let content = b.json_col("content");
+        Statements {
+            read: format!("SELECT rid, version, last_updated, deleted, {content} AS content FROM resource WHERE res_type = $1 AND res_id = $2"),
+            read_for_write: format!(
+                "SELECT rid, version, last_updated, deleted, {content} AS content FROM resource WHERE res_type = $1 AND res_id = $2{}",
+                if b == Backend::Postgres { " FOR UPDATE" } else { "" }
+            ),
+            vread: format!("SELECT seq, res_type, res_id, version, last_updated, deleted, method, {content} AS content FROM resource_history WHERE res_type = $1 AND res_id = $2 AND version = $3"),
+            insert_resource: format!(
+                "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, {}) RETURNING rid",
+                b.json_param(6)
+            ),
+            update_resource: format!(
+                "UPDATE resource SET version = $2, last_updated = $3, deleted = $4, content = {} WHERE rid = $1",
+                b.json_param(5)
+            ),
+            insert_history: format!(
+                "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, content) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+                b.json_param(8)
+            ),
+            history_cols: format!("h.seq, h.res_type, h.res_id, h.version, h.last_updated, h.deleted, h.method, {} AS content", b.json_col("h.content")),
+        }
+    }
+}
+
+/// The store: a pool plus the backend's statements.
+pub struct Store {
+    pub pool: Pool,
+    sql: Statements,
+}
+
+impl Store {
+    /// Wraps an opened, migrated pool.
+    pub fn new(pool: Pool) -> Self {
+        let sql = Statements::new(pool.backend());
+        Store { pool, sql }
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.pool.backend()
+    }
+
+    /// The current version (possibly a tombstone).
+    pub async fn read(&self, res_type: &str, id: &str) -> Result<Option<Current>, sqlx::Error> {
+        self.pool.fetch_opt(&self.sql.read, &[Arg::Text(res_type), Arg::Text(id)]).await
+    }
+
+    /// One version from history.
+    pub async fn vread(&self, res_type: &str, id: &str, version: i64) -> Result<Option<Version>, sqlx::Error> {
+        self.pool.fetch_opt(&self.sql.vread, &[Arg::Text(res_type), Arg::Text(id), Arg::Int(version)]).await
+    }
+
+    /// The current version inside a write transaction, locked against concurrent writers.
+    pub async fn read_for_write(&self, tx: &mut Tx, res_type: &str, id: &str) -> Result<Option<Current>, sqlx::Error> {
+        tx.fetch_opt(&self.sql.read_for_write, &[Arg::Text(res_type), Arg::Text(id)]).await
+    }
+
+    /// A version inside a write transaction (for GET entries of a transaction Bundle).
+    pub async fn vread_in(&self, tx: &mut Tx, res_type: &str, id: &str, version: i64) -> Result<Option<Version>, sqlx::Error> {
+        tx.fetch_opt(&self.sql.vread, &[Arg::Text(res_type), Arg::Text(id), Arg::Int(version)]).await
+    }
+
+    /// Writes one version: current row, history row, index rows and outbox row.
+    pub async fn write_version(&self, tx: &mut Tx, v: &NewVersion<'_>) -> Result<i64, sqlx::Error> {
+        let rid = match v.rid {
+            None => {
+                let (rid,): (i64,) = tx
+                    .fetch_opt(
+                        &self.sql.insert_resource,
+                        &[Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Int(v.last_updated), Arg::Bool(v.deleted), Arg::Json(v.content)],
+                    )
+                    .await?
+                    .ok_or(sqlx::Error::RowNotFound)?;
+                rid
+            }
+            Some(rid) => {
+                tx.execute(
+                    &self.sql.update_resource,
+                    &[Arg::Int(rid), Arg::Int(v.version), Arg::Int(v.last_updated), Arg::Bool(v.deleted), Arg::Json(v.content)],
+                )
+                .await?;
+                index_rows::delete(tx, rid).await?;
+                rid
+            }
+        };
+        tx.execute(
+            &self.sql.insert_history,
+            &[
+                Arg::Int(rid),
+                Arg::Text(v.res_type),
+                Arg::Text(v.res_id),
+                Arg::Int(v.version),
+                Arg::Int(v.last_updated),
+                Arg::Bool(v.deleted),
+                Arg::Text(v.method),
+                Arg::Json(v.content),
+            ],
+        )
+        .await?;
+        if !v.deleted {
+            index_rows::insert(tx, rid, v.res_type, v.index).await?;
+        }
+        let action = if v.deleted { "delete" } else if v.version == 1 { "create" } else { "update" };
+        tx.execute(
+            "INSERT INTO outbox (res_type, res_id, version, action, created_at) VALUES ($1, $2, $3, $4, $5)",
+            &[Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Text(action), Arg::Int(v.last_updated)],
+        )
+        .await?;
+        Ok(rid)
+    }
+
+    /// Ids of current, non-deleted resources of a type matching a search filter, in rid order.
+    pub async fn search_ids_in(&self, tx: &mut Tx, res_type: &str, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        let (sql, args) = search_sql(res_type, filter, "r.res_id", None, limit);
+        let bound = bind_args(&args, &filter.args, res_type);
+        let rows: Vec<(String,)> = tx.fetch(&sql, &bound).await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    /// Matching resources for a type-level search page: (rid, content), keyset-paged on rid.
+    pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let cols = format!("r.rid, {}", self.backend().json_col("r.content"));
+        let (sql, args) = search_sql(res_type, filter, &cols, after_rid, limit);
+        let bound = bind_args(&args, &filter.args, res_type);
+        self.pool.fetch(&sql, &bound).await
+    }
+
+    /// Counts matches of a search.
+    pub async fn search_count(&self, res_type: &str, filter: &search::SqlFilter) -> Result<i64, sqlx::Error> {
+        let sql = format!("SELECT COUNT(*) FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);
+        let bound = bind_args(&[], &filter.args, res_type);
+        let (n,): (i64,) = self.pool.fetch_opt(&sql, &bound).await?.unwrap_or((0,));
+        Ok(n)
+    }
+
+    /// Versions from history, newest first.
+    pub async fn history(&self, q: &HistoryQuery) -> Result<Vec<Version>, sqlx::Error> {
+        let mut conds = vec!["1=1".to_string()];
+        let mut args: Vec<Arg> = Vec::new();
+        if let Some(t) = &q.res_type {
+            args.push(Arg::Text(t));
+            conds.push(format!("h.res_type = ${}", args.len()));
+        }
+        if let Some(i) = &q.res_id {
+            args.push(Arg::Text(i));
+            conds.push(format!("h.res_id = ${}", args.len()));
+        }
+        if let Some(s) = q.since {
+            args.push(Arg::Int(s));
+            conds.push(format!("h.last_updated >= ${}", args.len()));
+        }
+        let mut join = String::new();
+        if let Some((low, high)) = q.at {
+            // A version is current from its own write until the next version's write.
+            join = " LEFT JOIN resource_history n ON n.res_type = h.res_type AND n.res_id = h.res_id AND n.version = h.version + 1".into();
+            args.push(Arg::Int(high));
+            conds.push(format!("h.last_updated <= ${}", args.len()));
+            args.push(Arg::Int(low));
+            conds.push(format!("(n.last_updated IS NULL OR n.last_updated > ${})", args.len()));
+        }
+        if let Some(c) = q.before_seq {
+            args.push(Arg::Int(c));
+            conds.push(format!("h.seq < ${}", args.len()));
+        }
+        args.push(Arg::Int(q.limit));
+        let sql = format!(
+            "SELECT {} FROM resource_history h{join} WHERE {} ORDER BY h.seq DESC LIMIT ${}",
+            self.sql.history_cols,
+            conds.join(" AND "),
+            args.len()
+        );
+        self.pool.fetch(&sql, &args).await
+    }
+}
+
+/// Builds `SELECT cols FROM resource r WHERE type = $1 AND NOT deleted AND (filter) [AND rid > $k] ORDER BY rid LIMIT $m`.
+/// The filter's own placeholders start at $2.
+fn search_sql(res_type: &str, filter: &search::SqlFilter, cols: &str, after_rid: Option<i64>, limit: i64) -> (String, Vec<i64>) {
+    let _ = res_type;
+    let mut n = filter.args.len() + 1;
+    let mut extra = Vec::new();
+    let mut sql = format!("SELECT {cols} FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);
+    if let Some(a) = after_rid {
+        n += 1;
+        sql.push_str(&format!(" AND r.rid > ${n}"));
+        extra.push(a);
+    }
+    n += 1;
+    sql.push_str(&format!(" ORDER BY r.rid LIMIT ${n}"));
+    extra.push(limit);
+    (sql, extra)
+}
+
+fn bind_args<'a>(extra: &'a [i64], filter_args: &'a [search::SqlArg], res_type: &'a str) -> Vec<Arg<'a>> {
+    let mut v = Vec::with_capacity(filter_args.len() + extra.len() + 1);
+    v.push(Arg::Text(res_type));
+    for a in filter_args {
+        v.push(match a {
+            search::SqlArg::Text(s) => Arg::Text(s),
+            search::SqlArg::Int(i) => Arg::Int(*i),
+            search::SqlArg::Float(f) => Arg::Float(*f),
+        });
+    }
+    v.extend(extra.iter().map(|i| Arg::Int(*i)));
+    v
+}

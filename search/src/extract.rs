@@ -1,0 +1,485 @@
+//! Turning FHIR values into index rows, plus the value parsing shared with query parsing.
+
+use crate::path::Item;
+use crate::{IndexRow, ParamType};
+use serde_json::{Map, Value};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+/// Case- and accent-folds a string the same way for stored values and query values.
+pub fn fold(s: &str) -> String {
+    s.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+}
+
+/// A reference split into its parts.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct ParsedRef {
+    /// Resource type, when the reference ends in `Type/id`.
+    pub target_type: Option<String>,
+    /// Logical id, when the reference ends in `Type/id`.
+    pub target_id: Option<String>,
+    /// Version from `/_history/v`.
+    pub target_version: Option<String>,
+    /// The reference as written, kept for absolute URLs, URNs and canonicals.
+    pub url: Option<String>,
+}
+
+fn is_type_name(s: &str) -> bool {
+    let mut cs = s.chars();
+    cs.next().is_some_and(|c| c.is_ascii_uppercase()) && cs.all(|c| c.is_ascii_alphanumeric())
+}
+
+fn is_id(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// Parses `Type/id`, `Type/id/_history/v`, absolute URLs ending in those, and other absolute URIs.
+/// Local `#contained` references give None: they cannot be searched by target.
+pub fn parse_reference(r: &str) -> Option<ParsedRef> {
+    if r.is_empty() || r.starts_with('#') {
+        return None;
+    }
+    // A canonical may carry `|version`; the index keeps the bare URL.
+    let r = r.split('|').next().unwrap_or(r);
+    let absolute = r.contains(':');
+    let segs: Vec<&str> = r.split('/').collect();
+    let mut out = ParsedRef { url: absolute.then(|| r.to_string()), ..Default::default() };
+    let n = segs.len();
+    let tail: Option<(usize, Option<&str>)> = if n >= 4 && segs[n - 2] == "_history" {
+        Some((n - 4, Some(segs[n - 1])))
+    } else if n >= 2 {
+        Some((n - 2, None))
+    } else {
+        None
+    };
+    if let Some((i, ver)) = tail {
+        if is_type_name(segs[i]) && is_id(segs[i + 1]) && (absolute || i == 0) {
+            out.target_type = Some(segs[i].to_string());
+            out.target_id = Some(segs[i + 1].to_string());
+            out.target_version = ver.map(str::to_string);
+        }
+    }
+    if out.target_id.is_none() && out.url.is_none() {
+        return None;
+    }
+    Some(out)
+}
+
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: i64) -> i64 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        _ => 28,
+    }
+}
+
+fn num(s: &str, len: usize) -> Option<i64> {
+    (s.len() == len && s.bytes().all(|b| b.is_ascii_digit())).then(|| s.parse().ok()).flatten()
+}
+
+/// Parses a FHIR date, dateTime or instant (or a search date value) into its inclusive
+/// precision range in microseconds UTC. Values without a timezone are taken as UTC.
+pub fn date_range(s: &str) -> Option<(i64, i64)> {
+    let (date, time) = match s.split_once('T') {
+        Some((d, t)) => (d, Some(t)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = date.split('-').collect();
+    let y = num(parts.first()?, 4)?;
+    let m = match parts.get(1) {
+        Some(p) => num(p, 2).filter(|m| (1..=12).contains(m)),
+        None => None,
+    };
+    if parts.len() > 1 && m.is_none() || parts.len() > 3 {
+        return None;
+    }
+    let d = match parts.get(2) {
+        Some(p) => Some(num(p, 2).filter(|d| *d >= 1 && *d <= days_in_month(y, m.unwrap()))?),
+        None => None,
+    };
+    let Some(time) = time else {
+        return Some(match (m, d) {
+            (None, _) => {
+                let lo = days_from_civil(y, 1, 1) * MICROS_PER_DAY;
+                (lo, days_from_civil(y + 1, 1, 1) * MICROS_PER_DAY - 1)
+            }
+            (Some(m), None) => {
+                let lo = days_from_civil(y, m, 1) * MICROS_PER_DAY;
+                (lo, lo + days_in_month(y, m) * MICROS_PER_DAY - 1)
+            }
+            (Some(m), Some(d)) => {
+                let lo = days_from_civil(y, m, d) * MICROS_PER_DAY;
+                (lo, lo + MICROS_PER_DAY - 1)
+            }
+        });
+    };
+    let d = d?;
+    let day = days_from_civil(y, m?, d) * MICROS_PER_DAY;
+    // Split off the timezone: Z, +hh:mm, -hh:mm (a space stands for a '+' lost to form decoding).
+    let (clock, offset) = if let Some(c) = time.strip_suffix('Z') {
+        (c, 0)
+    } else if let Some(i) = time.find(['+', '-', ' ']) {
+        let (c, tz) = time.split_at(i);
+        let sign = if tz.starts_with('-') { -1 } else { 1 };
+        let (hh, mm) = tz[1..].split_once(':')?;
+        let (hh, mm) = (num(hh, 2)?, num(mm, 2)?);
+        if hh > 14 || mm > 59 {
+            return None;
+        }
+        (c, sign * (hh * 60 + mm) * 60_000_000)
+    } else {
+        (time, 0)
+    };
+    let cp: Vec<&str> = clock.split(':').collect();
+    if cp.len() < 2 || cp.len() > 3 {
+        return None;
+    }
+    let hh = num(cp[0], 2).filter(|h| *h < 24)?;
+    let mi = num(cp[1], 2).filter(|m| *m < 60)?;
+    let mut lo = day + (hh * 3600 + mi * 60) * 1_000_000 - offset;
+    let width = match cp.get(2) {
+        None => 60_000_000,
+        Some(sec) => {
+            let (whole, frac) = match sec.split_once('.') {
+                Some((w, f)) => (w, Some(f)),
+                None => (*sec, None),
+            };
+            let ss = num(whole, 2).filter(|s| *s < 60)?;
+            lo += ss * 1_000_000;
+            match frac {
+                None => 1_000_000,
+                Some(f) => {
+                    if f.is_empty() || !f.bytes().all(|b| b.is_ascii_digit()) {
+                        return None;
+                    }
+                    let digits = f.len().min(6);
+                    let micros: i64 = f[..digits].parse().ok()?;
+                    let scale = 10i64.pow(6 - digits as u32);
+                    lo += micros * scale;
+                    scale
+                }
+            }
+        }
+    };
+    Some((lo, lo + width - 1))
+}
+
+/// A decimal's value and the half-open range implied by its written precision
+/// (search.html: "100" means [99.5, 100.5), "1.50" means [1.495, 1.505)).
+pub fn number_range(text: &str) -> Option<(f64, f64, f64)> {
+    let t = text.trim();
+    let value: f64 = t.parse().ok()?;
+    if !value.is_finite() || t.starts_with('+') && t.len() == 1 {
+        return None;
+    }
+    let (mant, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().ok()?),
+        None => (t, 0),
+    };
+    let decimals = mant.split_once('.').map_or(0, |(_, f)| f.len() as i32);
+    let half = 0.5 * 10f64.powi(exp - decimals);
+    Some((value, value - half, value + half))
+}
+
+fn str_of<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
+    o.get(k).and_then(Value::as_str)
+}
+
+fn strings<'a>(o: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
+    match o.get(k) {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+fn instant_field(item: &Item) -> bool {
+    item.ty.as_deref() == Some("instant")
+        || (item.ty.is_none() && matches!(item.field.as_str(), "lastUpdated" | "issued" | "recorded" | "timestamp"))
+}
+
+fn opt_fold(s: Option<&str>) -> Option<String> {
+    s.map(fold)
+}
+
+/// Appends the rows for one value found by a parameter's expression.
+pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRow>) {
+    let p = || param.to_string();
+    let v = item.value;
+    let ty = item.ty.as_deref();
+    match kind {
+        ParamType::String => match v {
+            Value::String(s) => out.push(IndexRow::String { param: p(), value_norm: fold(s), value_exact: s.clone() }),
+            Value::Object(o) if matches!(ty, None | Some("HumanName") | Some("Address")) => {
+                for k in ["family", "given", "prefix", "suffix", "text", "line", "city", "district", "state", "postalCode", "country"] {
+                    for s in strings(o, k) {
+                        out.push(IndexRow::String { param: p(), value_norm: fold(s), value_exact: s.to_string() });
+                    }
+                }
+            }
+            _ => {}
+        },
+        ParamType::Token => token_rows(param, item, out),
+        ParamType::Uri => {
+            if let Value::String(s) = v {
+                out.push(IndexRow::Uri { param: p(), value: s.clone() });
+            }
+        }
+        ParamType::Reference => {
+            if let Some(rt) = v.get("resourceType").and_then(Value::as_str) {
+                // A contained resource (Bundle.entry[0].resource) stands for a reference to itself.
+                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                    out.push(IndexRow::Reference {
+                        param: p(),
+                        target_type: Some(rt.to_string()),
+                        target_id: Some(id.to_string()),
+                        target_version: None,
+                        url: None,
+                        ident_system: None,
+                        ident_value: None,
+                    });
+                }
+                return;
+            }
+            let (refstr, o) = match v {
+                Value::String(s) => (Some(s.as_str()), None),
+                Value::Object(o) if matches!(ty, None | Some("Reference")) => (str_of(o, "reference"), Some(o)),
+                _ => return,
+            };
+            let mut parsed = refstr.and_then(parse_reference).unwrap_or_default();
+            if parsed.target_type.is_none() {
+                parsed.target_type = o.and_then(|o| str_of(o, "type")).map(str::to_string);
+            }
+            let ident = o.and_then(|o| o.get("identifier")).and_then(Value::as_object);
+            let ident_system = ident.and_then(|i| str_of(i, "system")).map(str::to_string);
+            let ident_value = ident.and_then(|i| str_of(i, "value")).map(str::to_string);
+            if parsed.target_id.is_none() && parsed.url.is_none() && ident_value.is_none() {
+                return;
+            }
+            out.push(IndexRow::Reference {
+                param: p(),
+                target_type: parsed.target_type,
+                target_id: parsed.target_id,
+                target_version: parsed.target_version,
+                url: parsed.url,
+                ident_system,
+                ident_value,
+            });
+        }
+        ParamType::Date => {
+            let range = match v {
+                Value::String(s) => date_range(s).map(|(lo, hi)| if instant_field(item) { (lo, lo) } else { (lo, hi) }),
+                Value::Object(o) if matches!(ty, None | Some("Period")) && (o.contains_key("start") || o.contains_key("end")) => {
+                    let lo = match str_of(o, "start") {
+                        Some(s) => date_range(s).map(|r| r.0),
+                        None => Some(i64::MIN),
+                    };
+                    let hi = match str_of(o, "end") {
+                        Some(s) => date_range(s).map(|r| r.1),
+                        None => Some(i64::MAX),
+                    };
+                    lo.zip(hi)
+                }
+                Value::Object(o) if matches!(ty, None | Some("Timing")) => {
+                    let ranges: Vec<(i64, i64)> = strings(o, "event").into_iter().filter_map(date_range).collect();
+                    let lo = ranges.iter().map(|r| r.0).min();
+                    let hi = ranges.iter().map(|r| r.1).max();
+                    lo.zip(hi)
+                }
+                _ => None,
+            };
+            if let Some((low, high)) = range {
+                out.push(IndexRow::Date { param: p(), low, high });
+            }
+        }
+        ParamType::Number => {
+            if let Value::Number(n) = v {
+                if let Some((value, low, high)) = number_range(&n.to_string()) {
+                    out.push(IndexRow::Number { param: p(), value, low, high });
+                }
+            }
+        }
+        ParamType::Quantity => {
+            let Value::Object(o) = v else { return };
+            if !matches!(ty, None | Some("Quantity" | "Age" | "Duration" | "Money" | "Distance" | "Count" | "SimpleQuantity")) {
+                return;
+            }
+            let Some(Value::Number(n)) = o.get("value") else { return };
+            let Some((value, low, high)) = number_range(&n.to_string()) else { return };
+            let (system, code) = if ty == Some("Money") || o.contains_key("currency") {
+                (Some("urn:iso:std:iso:4217".to_string()), str_of(o, "currency").map(str::to_string))
+            } else {
+                (str_of(o, "system").map(str::to_string), str_of(o, "code").map(str::to_string))
+            };
+            out.push(IndexRow::Quantity {
+                param: p(),
+                value,
+                low,
+                high,
+                system,
+                code,
+                unit: str_of(o, "unit").map(str::to_string),
+                canon_value: None,
+                canon_code: None,
+            });
+        }
+        ParamType::Composite | ParamType::Special => {}
+    }
+}
+
+fn coding_row(param: &str, o: &Map<String, Value>, fallback_text: Option<&str>) -> Option<IndexRow> {
+    let system = str_of(o, "system").map(str::to_string);
+    let code = str_of(o, "code").map(str::to_string);
+    let text_norm = opt_fold(str_of(o, "display").or(fallback_text));
+    (system.is_some() || code.is_some() || text_norm.is_some()).then(|| IndexRow::Token {
+        param: param.to_string(),
+        system,
+        code,
+        text_norm,
+        type_system: None,
+        type_code: None,
+    })
+}
+
+fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
+    let tok = |system: Option<String>, code: Option<String>, text_norm: Option<String>| IndexRow::Token {
+        param: param.to_string(),
+        system,
+        code,
+        text_norm,
+        type_system: None,
+        type_code: None,
+    };
+    let ty = item.ty.as_deref();
+    match item.value {
+        Value::String(s) => out.push(tok(None, Some(s.clone()), None)),
+        Value::Bool(b) => out.push(tok(None, Some(b.to_string()), None)),
+        Value::Object(o) => {
+            let kind = match ty {
+                Some(t) => t,
+                None if o.contains_key("coding") => "CodeableConcept",
+                None if o.contains_key("value") => {
+                    // Identifier.system is a URI; ContactPoint.system is a bare code such as "phone".
+                    let sys_is_code = str_of(o, "system").is_some_and(|s| !s.contains(':'));
+                    if sys_is_code || o.contains_key("rank") || (item.field == "telecom" && !o.contains_key("system")) {
+                        "ContactPoint"
+                    } else {
+                        "Identifier"
+                    }
+                }
+                None if o.contains_key("code") || o.contains_key("display") => "Coding",
+                None if o.contains_key("text") => "CodeableConcept",
+                None => return,
+            };
+            match kind {
+                "CodeableConcept" => {
+                    let text = str_of(o, "text");
+                    if let Some(Value::Array(cs)) = o.get("coding") {
+                        out.extend(cs.iter().filter_map(Value::as_object).filter_map(|c| coding_row(param, c, None)));
+                    }
+                    if let Some(t) = text {
+                        out.push(tok(None, None, Some(fold(t))));
+                    }
+                }
+                "Coding" => out.extend(coding_row(param, o, None)),
+                "Identifier" => {
+                    let system = str_of(o, "system").map(str::to_string);
+                    let Some(value) = str_of(o, "value") else { return };
+                    let type_codings: Vec<&Map<String, Value>> = o
+                        .get("type")
+                        .and_then(|t| t.get("coding"))
+                        .and_then(Value::as_array)
+                        .map(|a| a.iter().filter_map(Value::as_object).collect())
+                        .unwrap_or_default();
+                    let text_norm = opt_fold(o.get("type").and_then(|t| t.get("text")).and_then(Value::as_str));
+                    if type_codings.is_empty() {
+                        out.push(tok(system.clone(), Some(value.to_string()), text_norm.clone()));
+                    }
+                    for tc in type_codings {
+                        out.push(IndexRow::Token {
+                            param: param.to_string(),
+                            system: system.clone(),
+                            code: Some(value.to_string()),
+                            text_norm: text_norm.clone(),
+                            type_system: str_of(tc, "system").map(str::to_string),
+                            type_code: str_of(tc, "code").map(str::to_string),
+                        });
+                    }
+                }
+                "ContactPoint" => {
+                    if let Some(value) = str_of(o, "value") {
+                        out.push(tok(None, Some(value.to_string()), None));
+                    }
+                }
+                _ => {}
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_precision() {
+        let (lo, hi) = date_range("2021").unwrap();
+        assert_eq!(lo, 1_609_459_200_000_000);
+        assert_eq!(hi, 1_640_995_200_000_000 - 1);
+        let (lo, hi) = date_range("2020-02").unwrap();
+        assert_eq!(hi - lo + 1, 29 * MICROS_PER_DAY);
+        let (lo, hi) = date_range("2015-02-07T13:28:17-05:00").unwrap();
+        assert_eq!(lo, date_range("2015-02-07T18:28:17Z").unwrap().0);
+        assert_eq!(hi - lo, 999_999);
+        let (lo, hi) = date_range("2015-02-07T13:28:17.239+02:00").unwrap();
+        assert_eq!(hi - lo, 999);
+        assert_eq!(lo % 1_000_000, 239_000);
+        assert!(date_range("2015-13").is_none());
+        assert!(date_range("2015-02-30").is_none());
+        assert!(date_range("15-02-03").is_none());
+        assert!(date_range("1969-12-31").unwrap().0 < 0);
+    }
+
+    #[test]
+    fn number_precision() {
+        assert_eq!(number_range("100"), Some((100.0, 99.5, 100.5)));
+        let (v, lo, hi) = number_range("1.50").unwrap();
+        assert_eq!(v, 1.5);
+        assert!((lo - 1.495).abs() < 1e-12 && (hi - 1.505).abs() < 1e-12);
+        let (_, lo, hi) = number_range("1e2").unwrap();
+        assert_eq!((lo, hi), (50.0, 150.0));
+        assert!(number_range("abc").is_none());
+    }
+
+    #[test]
+    fn references() {
+        let p = parse_reference("Patient/123").unwrap();
+        assert_eq!((p.target_type.as_deref(), p.target_id.as_deref(), p.url), (Some("Patient"), Some("123"), None));
+        let p = parse_reference("http://ex.org/fhir/Patient/1/_history/2").unwrap();
+        assert_eq!(p.target_version.as_deref(), Some("2"));
+        assert_eq!(p.url.as_deref(), Some("http://ex.org/fhir/Patient/1/_history/2"));
+        let p = parse_reference("urn:uuid:abc").unwrap();
+        assert_eq!((p.target_id, p.url.as_deref()), (None, Some("urn:uuid:abc")));
+        assert!(parse_reference("#p1").is_none());
+        assert!(parse_reference("foo/bar/baz").is_none());
+    }
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("Ångström ÉCOLE"), "angstrom ecole");
+    }
+}

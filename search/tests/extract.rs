@@ -1,0 +1,213 @@
+//! Extraction on real R4 examples, and coverage of the published expressions.
+mod common;
+
+use common::*;
+use search::{IndexRow, ParamType};
+use std::collections::BTreeSet;
+
+fn strings(rows: &[IndexRow], p: &str) -> BTreeSet<String> {
+    rows.iter()
+        .filter_map(|r| match r {
+            IndexRow::String { param, value_norm, .. } if param == p => Some(value_norm.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn tokens(rows: &[IndexRow], p: &str) -> Vec<(Option<String>, Option<String>)> {
+    rows.iter()
+        .filter_map(|r| match r {
+            IndexRow::Token { param, system, code, .. } if param == p => Some((system.clone(), code.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn s(x: &str) -> Option<String> {
+    Some(x.to_string())
+}
+
+#[test]
+fn patient_example() {
+    let rows = registry().extract(&example("Patient-example.json"));
+    let set = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(strings(&rows, "name"), set(&["chalmers", "james", "jim", "peter", "windsor"]));
+    assert_eq!(strings(&rows, "family"), set(&["chalmers", "windsor"]));
+    assert_eq!(strings(&rows, "given"), set(&["james", "jim", "peter"]));
+    assert_eq!(strings(&rows, "address-city"), set(&["pleasantville"]));
+    assert!(strings(&rows, "address").contains("534 erewhon st"));
+    assert!(strings(&rows, "address").contains("3999"));
+    assert!(strings(&rows, "phonetic").is_empty(), "phonetic is refused, not approximated");
+    // value_exact keeps the original case.
+    assert!(rows.iter().any(|r| matches!(r, IndexRow::String { param, value_exact, .. } if param == "family" && value_exact == "Chalmers")));
+
+    assert_eq!(tokens(&rows, "gender"), vec![(None, s("male"))]);
+    assert_eq!(tokens(&rows, "active"), vec![(None, s("true"))]);
+    assert_eq!(tokens(&rows, "_id"), vec![(None, s("example"))]);
+    assert_eq!(
+        tokens(&rows, "phone"),
+        vec![(None, s("(03) 5555 6473")), (None, s("(03) 3410 5613")), (None, s("(03) 5555 8834"))]
+    );
+    assert!(tokens(&rows, "email").is_empty());
+    let ident: Vec<_> = rows.iter().filter(|r| r.param() == "identifier").collect();
+    assert_eq!(
+        ident,
+        vec![&IndexRow::Token {
+            param: "identifier".into(),
+            system: s("urn:oid:1.2.36.146.595.217.0.1"),
+            code: s("12345"),
+            text_norm: None,
+            type_system: s("http://terminology.hl7.org/CodeSystem/v2-0203"),
+            type_code: s("MR"),
+        }]
+    );
+    let birth: Vec<_> = rows.iter().filter(|r| r.param() == "birthdate").collect();
+    assert_eq!(birth, vec![&IndexRow::Date { param: "birthdate".into(), low: 157161600000000, high: 157247999999999 }]);
+    // deceasedBoolean is not a dateTime.
+    assert!(rows.iter().all(|r| r.param() != "death-date"));
+    // managingOrganization {"reference": "Organization/1"}; the contact's organization is not this param.
+    let org: Vec<_> = rows.iter().filter(|r| r.param() == "organization").collect();
+    assert_eq!(
+        org,
+        vec![&IndexRow::Reference {
+            param: "organization".into(),
+            target_type: s("Organization"),
+            target_id: s("1"),
+            target_version: None,
+            url: None,
+            ident_system: None,
+            ident_value: None,
+        }]
+    );
+}
+
+#[test]
+fn observation_example() {
+    let rows = registry().extract(&example("Observation-example.json"));
+    let q: Vec<_> = rows.iter().filter(|r| r.param() == "value-quantity").collect();
+    assert_eq!(
+        q,
+        vec![&IndexRow::Quantity {
+            param: "value-quantity".into(),
+            value: 185.0,
+            low: 184.5,
+            high: 185.5,
+            system: s("http://unitsofmeasure.org"),
+            code: s("[lb_av]"),
+            unit: s("lbs"),
+            canon_value: None,
+            canon_code: None,
+        }]
+    );
+    let subj: Vec<_> = rows.iter().filter(|r| r.param() == "subject" || r.param() == "patient").collect();
+    assert_eq!(subj.len(), 2);
+    for r in subj {
+        let IndexRow::Reference { target_type, target_id, url, .. } = r else { panic!("{r:?}") };
+        assert_eq!((target_type.as_deref(), target_id.as_deref(), url), (Some("Patient"), Some("example"), &None));
+    }
+    let code = tokens(&rows, "code");
+    assert_eq!(code.len(), 4);
+    assert!(code.contains(&(s("http://loinc.org"), s("29463-7"))));
+    assert!(rows.iter().any(|r| matches!(r, IndexRow::Token { param, text_norm: Some(t), .. } if param == "code" && t == "body weight measured")));
+    let date: Vec<_> = rows.iter().filter(|r| r.param() == "date").collect();
+    assert_eq!(date, vec![&IndexRow::Date { param: "date".into(), low: 1459123200000000, high: 1459123200000000 + 86_400_000_000 - 1 }]);
+    assert!(rows.iter().all(|r| r.param() != "value-concept" && r.param() != "value-string"));
+}
+
+#[test]
+fn period_and_choice_and_absolute_refs() {
+    // f002: effectivePeriod 2013-04-02T10:30:10+01:00 .. 2013-04-05T10:30:10+01:00
+    let rows = registry().extract(&example("Observation-f002.json"));
+    let d: Vec<_> = rows.iter().filter(|r| r.param() == "date").collect();
+    let lo = 1364895010 * 1_000_000; // 2013-04-02T09:30:10Z
+    let hi = 1365154210 * 1_000_000 + 999_999; // 2013-04-05T09:30:10Z end of second
+    assert_eq!(d, vec![&IndexRow::Date { param: "date".into(), low: lo, high: hi }]);
+
+    // A Period with no end is open on the right.
+    let rows = registry().extract(&example("Observation-abdo-tender.json"));
+    let Some(IndexRow::Date { high, .. }) = rows.iter().find(|r| r.param() == "date") else { panic!() };
+    assert_eq!(*high, i64::MAX);
+
+    // Local "#newborn" references are not searchable.
+    let rows = registry().extract(&example("Observation-10minute-apgar-score.json"));
+    assert!(rows.iter().all(|r| r.param() != "subject"));
+}
+
+#[test]
+fn every_example_extracts_and_no_row_is_odd() {
+    let reg = registry();
+    let mut total = 0;
+    for r in examples() {
+        for row in reg.extract(&r) {
+            total += 1;
+            match &row {
+                IndexRow::Date { low, high, .. } => assert!(low <= high, "{row:?} in {}", r["id"]),
+                IndexRow::Number { value, low, high, .. } | IndexRow::Quantity { value, low, high, .. } => {
+                    assert!(low <= value && value <= high, "{row:?}")
+                }
+                IndexRow::Token { system, code, text_norm, .. } => assert!(system.is_some() || code.is_some() || text_norm.is_some()),
+                IndexRow::Reference { target_id, url, ident_value, .. } => {
+                    assert!(target_id.is_some() || url.is_some() || ident_value.is_some())
+                }
+                _ => {}
+            }
+            let rt = r["resourceType"].as_str().unwrap();
+            assert!(reg.param(rt, row.param()).is_some());
+        }
+    }
+    println!("{total} index rows from the R4 examples");
+    assert!(total > 5_000);
+}
+
+#[test]
+fn expression_coverage() {
+    let params = search_parameters();
+    assert_eq!(params.len(), 1375);
+    let mut ok = 0;
+    let mut bad = Vec::new();
+    for p in &params {
+        let code = p["code"].as_str().unwrap();
+        let kind = p["type"].as_str().unwrap();
+        match p["expression"].as_str().map(search::path::compile) {
+            Some(Ok(_)) if kind != "composite" && kind != "special" && code != "phonetic" => ok += 1,
+            Some(Ok(_)) => bad.push(format!("{code} ({kind}): not indexed for its type")),
+            Some(Err(e)) => bad.push(format!("{code} ({kind}): {e}")),
+            None => bad.push(format!("{code} ({kind}): no expression")),
+        }
+    }
+    println!("search parameter expressions: {ok} evaluable, {} not", bad.len());
+    for b in &bad {
+        println!("  unsupported: {b}");
+    }
+    assert_eq!(ok + bad.len(), 1375);
+    assert!(ok >= 1300, "only {ok} evaluable");
+}
+
+#[test]
+fn patient_and_observation_params_are_evaluable() {
+    let allowed = ["_text", "_content", "_query", "deceased", "phonetic"];
+    for rt in ["Patient", "Observation"] {
+        let mut n = 0;
+        for p in registry().params_for(rt) {
+            n += 1;
+            if matches!(p.kind, ParamType::Composite) || allowed.contains(&p.code.as_str()) {
+                assert!(!p.is_evaluable() || p.code == "_text" || p.code == "_content");
+                continue;
+            }
+            assert!(p.is_evaluable(), "{rt}.{}: {:?} {:?}", p.code, p.expression, p.unsupported_reason());
+        }
+        assert!(n > 30, "{rt} has only {n} params");
+    }
+}
+
+#[test]
+fn r4_registry_from_profiles_matches() {
+    let r4 = search::Registry::r4();
+    let ours = registry();
+    for rt in ["Patient", "Observation", "Encounter"] {
+        let a: BTreeSet<_> = r4.params_for(rt).map(|p| p.code.clone()).collect();
+        let b: BTreeSet<_> = ours.params_for(rt).map(|p| p.code.clone()).collect();
+        // The package also carries extension SearchParameters that the spec bundle lacks.
+        assert!(a.is_superset(&b), "{rt}: missing {:?}", b.difference(&a).collect::<Vec<_>>());
+    }
+}
