@@ -6,10 +6,12 @@
 //! extensions (`_x`), nested resources and required bindings that can be expanded
 //! from the package. FHIRPath invariants are out of scope.
 
+#![warn(missing_docs)]
+
 mod package;
-pub mod primitives;
+mod primitives;
 mod validator;
-pub mod valuesets;
+mod valuesets;
 
 pub use package::{Package, TopElement};
 pub use validator::Validator;

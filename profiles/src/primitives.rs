@@ -249,7 +249,7 @@ fn is_base64(s: &str) -> bool {
         }
         n += 1;
     }
-    n > 0 && n % 4 == 0
+    n > 0 && n.is_multiple_of(4)
 }
 
 #[derive(PartialEq, Clone, Copy)]
@@ -278,7 +278,7 @@ fn days_in_month(y: u32, m: u32) -> u32 {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
         _ => {
-            if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 {
+            if (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400) {
                 29
             } else {
                 28
@@ -384,7 +384,7 @@ mod tests {
         assert!(!is_date_time("2019-01-01T10:00:00", Kind::DateTime));
         assert!(!is_date_time("2019-01-01T10:00Z", Kind::DateTime));
         assert!(!is_date_time("2019-01-01", Kind::Instant));
-        assert!(is_date_time("2019-01-01T24:00:00Z", Kind::Instant) == false);
+        assert!(!is_date_time("2019-01-01T24:00:00Z", Kind::Instant));
         assert!(is_date_time("2019-01-01T23:59:60-14:00", Kind::Instant));
         assert!(!is_date_time("2019-01-01T23:59:59+14:30", Kind::Instant));
         assert!(is_time(b"10:00:00").is_some_and(|r| r.is_empty()));

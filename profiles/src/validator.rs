@@ -315,7 +315,7 @@ impl Validator {
             let m = cx.push_index(i);
             match item {
                 Value::Null => {
-                    if !values.and_then(|a| a.get(i)).is_some_and(|x| !x.is_null()) {
+                    if values.and_then(|a| a.get(i)).is_none_or(|x| x.is_null()) {
                         cx.err("structure", "", "null is not allowed here");
                     }
                 }
@@ -387,6 +387,7 @@ impl Builder<'_> {
         self.fill(root, root_path, &by_parent, &mut path_nodes, &mut pending);
         for p in pending {
             let target = p.target.trim_start_matches('#');
+            debug_assert!(path_nodes.contains_key(target), "unresolved contentReference {target}");
             let node = path_nodes.get(target).copied().unwrap_or(self.types["Element"]);
             let child = &mut self.nodes[p.node as usize].children[p.child as usize];
             child.types = vec![TypeRef { name: target.into(), kind: TypeKind::Complex(node) }];
@@ -447,6 +448,7 @@ impl Builder<'_> {
                     } else if fhir_type == "Resource" {
                         TypeKind::Resource
                     } else {
+                        debug_assert!(self.types.contains_key(fhir_type), "unknown type {fhir_type}");
                         TypeKind::Complex(self.types.get(fhir_type).copied().unwrap_or(self.types["Element"]))
                     };
                     types.push(TypeRef { name: fhir_type.into(), kind });

@@ -222,3 +222,93 @@ fn collect_sites(v: &serde_json::Value, ptr: &mut Vec<String>, path: String, out
         _ => {}
     }
 }
+
+/// Replaces every `code` value under a required, expandable binding (found by walking the
+/// StructureDefinitions independently of the validator) with a non-member: each must be
+/// reported as "code-invalid" at its path.
+#[test]
+fn required_code_mutations_in_examples() {
+    use serde_json::Value;
+    let pkg = Package::r4_core();
+    let v = pkg.validator();
+    let mut elements: std::collections::HashMap<String, std::collections::HashMap<String, Value>> = Default::default();
+    for sd in pkg.resources("StructureDefinition") {
+        if sd["derivation"] == "constraint" {
+            continue;
+        }
+        let ty = sd["type"].as_str().unwrap().to_string();
+        let map = sd["snapshot"]["element"].as_array().unwrap().iter().map(|e| (e["path"].as_str().unwrap().to_string(), e.clone())).collect();
+        elements.insert(ty, map);
+    }
+    let mut checked = 0usize;
+    for entry in std::fs::read_dir(examples_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let json: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let before = v.validate(&json);
+        let root = json["resourceType"].as_str().unwrap().to_string();
+        let mut sites = Vec::new();
+        code_sites(&json, &elements, &root, &root, &mut Vec::new(), root.clone(), v.unexpandable_value_sets(), &mut sites);
+        for (ptr, expr) in sites.into_iter().take(40) {
+            let mut m = json.clone();
+            *m.pointer_mut(&ptr).unwrap() = Value::String("zz-not-a-member".into());
+            let got: Vec<_> = v.validate(&m).into_iter().filter(|i| !before.contains(i)).map(|i| format!("{} {}", i.expression, i.code)).collect();
+            assert_eq!(got, vec![format!("{expr} code-invalid")], "{} {ptr}", path.display());
+            checked += 1;
+        }
+    }
+    assert!(checked > 1_000, "{checked}");
+}
+
+#[allow(clippy::too_many_arguments)]
+fn code_sites(
+    v: &serde_json::Value,
+    elements: &std::collections::HashMap<String, std::collections::HashMap<String, serde_json::Value>>,
+    ty: &str,
+    epath: &str,
+    ptr: &mut Vec<String>,
+    expr: String,
+    unexpandable: &[String],
+    out: &mut Vec<(String, String)>,
+) {
+    let Some(obj) = v.as_object() else { return };
+    let Some(els) = elements.get(ty) else { return };
+    for (k, child) in obj {
+        let p = format!("{epath}.{k}");
+        let Some(ed) = els.get(&p) else { continue };
+        if ed.get("contentReference").is_some() {
+            continue;
+        }
+        let code = ed["type"][0]["code"].as_str().unwrap_or("");
+        let has_children = els.keys().any(|x| x.starts_with(&format!("{p}.")));
+        let items: Vec<(Option<usize>, &serde_json::Value)> = match child {
+            serde_json::Value::Array(a) => a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect(),
+            x => vec![(None, x)],
+        };
+        for (i, item) in items {
+            ptr.push(k.clone());
+            let mut e = format!("{expr}.{k}");
+            if let Some(i) = i {
+                ptr.push(i.to_string());
+                e.push_str(&format!("[{i}]"));
+            }
+            if has_children {
+                code_sites(item, elements, ty, &p, ptr, e, unexpandable, out);
+            } else if code == "Resource" {
+                let rt = item["resourceType"].as_str().unwrap_or("");
+                code_sites(item, elements, rt, rt, ptr, e, unexpandable, out);
+            } else if code == "code" && item.is_string() {
+                let b = &ed["binding"];
+                let vs = b["valueSet"].as_str().unwrap_or("").split('|').next().unwrap().to_string();
+                if b["strength"] == "required" && !unexpandable.contains(&vs) {
+                    out.push((format!("/{}", ptr.join("/")), e));
+                }
+            } else if elements.contains_key(code) && code != "Extension" {
+                code_sites(item, elements, code, code, ptr, e, unexpandable, out);
+            }
+            if i.is_some() {
+                ptr.pop();
+            }
+            ptr.pop();
+        }
+    }
+}

@@ -44,14 +44,16 @@ struct Outcome {
     last_modified: Option<i64>,
     resource: Option<String>,
     outcome: Option<Value>,
+    /// GET results always carry their resource, whatever `Prefer` says.
+    is_read: bool,
 }
 
 impl Outcome {
     fn from_written(w: &write::Written) -> Self {
-        Outcome { status: w.status, location: Some(w.location()), etag: Some(w.etag()), last_modified: Some(w.last_updated), resource: w.content.clone(), outcome: None }
+        Outcome { status: w.status, location: Some(w.location()), etag: Some(w.etag()), last_modified: Some(w.last_updated), resource: w.content.clone(), outcome: None, is_read: false }
     }
     fn from_error(e: &FhirError) -> Self {
-        Outcome { status: e.status, location: None, etag: None, last_modified: None, resource: None, outcome: Some(e.outcome()) }
+        Outcome { status: e.status, location: None, etag: None, last_modified: None, resource: None, outcome: Some(e.outcome()), is_read: false }
     }
 }
 
@@ -193,6 +195,7 @@ async fn run_entry(app: &App, tx: &mut Tx, r: &Request, preassigned: Option<&Str
                         last_modified: w.map(|w| w.last_updated),
                         resource: None,
                         outcome: None,
+                        is_read: false,
                     });
                 }
                 (None, Some(q)) => {
@@ -201,7 +204,7 @@ async fn run_entry(app: &App, tx: &mut Tx, r: &Request, preassigned: Option<&Str
                 }
                 (None, None) => return Err(FhirError::bad_request("DELETE needs Type/id or search criteria").at("request.url")),
             };
-            Ok(Outcome { status, location: None, etag: None, last_modified: None, resource: None, outcome: None })
+            Ok(Outcome { status, location: None, etag: None, last_modified: None, resource: None, outcome: None, is_read: false })
         }
         _ => run_get(app, tx, r).await,
     }
@@ -211,14 +214,14 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
     match (&r.id, r.version) {
         (Some(id), None) => {
             let c = write::current_in(app, tx, &r.res_type, id).await?;
-            Ok(Outcome { status: StatusCode::OK, location: None, etag: Some(format!("W/\"{}\"", c.version)), last_modified: Some(c.last_updated), resource: c.content, outcome: None })
+            Ok(Outcome { status: StatusCode::OK, location: None, etag: Some(format!("W/\"{}\"", c.version)), last_modified: Some(c.last_updated), resource: c.content, outcome: None, is_read: true })
         }
         (Some(id), Some(v)) => {
             let ver = app.store.vread_in(tx, &r.res_type, id, v).await?.ok_or_else(|| FhirError::not_found(format!("{}/{id}/_history/{v} is not known", r.res_type)))?;
             if ver.deleted {
                 return Err(FhirError::new(StatusCode::GONE, "deleted", format!("{}/{id} version {v} is a deletion", r.res_type)));
             }
-            Ok(Outcome { status: StatusCode::OK, location: None, etag: Some(format!("W/\"{v}\"")), last_modified: Some(ver.last_updated), resource: ver.content, outcome: None })
+            Ok(Outcome { status: StatusCode::OK, location: None, etag: Some(format!("W/\"{v}\"")), last_modified: Some(ver.last_updated), resource: ver.content, outcome: None, is_read: true })
         }
         (None, _) => {
             let params: Vec<(String, String)> = form_urlencoded::parse(r.query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
@@ -233,7 +236,7 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
                 entries.push(Entry { fields: json!({"fullUrl": format!("{}/{}/{id}", app.base, r.res_type), "search": {"mode": "match"}}), resource: c.content });
             }
             let head = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
-            Ok(Outcome { status: StatusCode::OK, location: None, etag: None, last_modified: None, resource: Some(bundle_text::bundle(head, &entries)), outcome: None })
+            Ok(Outcome { status: StatusCode::OK, location: None, etag: None, last_modified: None, resource: Some(bundle_text::bundle(head, &entries)), outcome: None, is_read: true })
         }
     }
 }
@@ -256,7 +259,7 @@ fn response_entry(o: Outcome, with_resource: bool) -> Entry {
     if let Some(oo) = o.outcome {
         resp["outcome"] = oo;
     }
-    Entry { fields: json!({"response": resp}), resource: if with_resource { o.resource } else { None } }
+    Entry { fields: json!({"response": resp}), resource: if with_resource || o.is_read { o.resource } else { None } }
 }
 
 /// Order of processing within a transaction.
@@ -294,7 +297,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
                             [] => None,
                             [id] => {
                                 let c = write::current_in(app, &mut tx, &r.res_type, id).await?;
-                                existing.insert(r.index, Outcome { status: StatusCode::OK, location: Some(format!("{}/{id}/_history/{}", r.res_type, c.version)), etag: Some(format!("W/\"{}\"", c.version)), last_modified: Some(c.last_updated), resource: c.content, outcome: None });
+                                existing.insert(r.index, Outcome { status: StatusCode::OK, location: Some(format!("{}/{id}/_history/{}", r.res_type, c.version)), etag: Some(format!("W/\"{}\"", c.version)), last_modified: Some(c.last_updated), resource: c.content, outcome: None, is_read: false });
                                 Some(id.clone())
                             }
                             _ => return Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "multiple-matches", format!("ifNoneExist '{q}' matches more than one {}", r.res_type)).at(format!("{at}.request.ifNoneExist"))),

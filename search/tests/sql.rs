@@ -1,0 +1,285 @@
+//! Runs generated SQL on an in-memory SQLite built from the real migration and the R4 examples.
+//! Expected ids were read off the example JSON by hand (and a throwaway grep script), never from this engine.
+mod common;
+
+use common::*;
+use search::{IndexRow, SqlArg};
+use serde_json::{json, Value};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::Row;
+
+const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_store.sql");
+/// last_updated for examples without meta.lastUpdated.
+const DEFAULT_UPDATED: &str = "2020-01-01T00:00:00Z";
+
+fn synthetic() -> Vec<Value> {
+    vec![json!({
+        "resourceType": "Patient", "id": "synthetic-accent",
+        "name": [{"family": "Ångström", "given": ["Zoë"]}],
+        "meta": {"lastUpdated": "2021-06-01T12:00:00.123456Z"}
+    })]
+}
+
+async fn db() -> SqlitePool {
+    let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+    sqlx::raw_sql(MIGRATION).execute(&pool).await.unwrap();
+    let reg = registry();
+    let mut tx = pool.begin().await.unwrap();
+    for r in examples().into_iter().chain(synthetic()) {
+        let rt = r["resourceType"].as_str().unwrap().to_string();
+        let id = r["id"].as_str().unwrap().to_string();
+        let lu = r.pointer("/meta/lastUpdated").and_then(Value::as_str).unwrap_or(DEFAULT_UPDATED);
+        let lu = search::extract::date_range(lu).unwrap().0;
+        let rid: i64 = sqlx::query(
+            "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) VALUES ($1, $2, 1, $3, FALSE, $4) RETURNING rid",
+        )
+        .bind(&rt)
+        .bind(&id)
+        .bind(lu)
+        .bind(r.to_string())
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap()
+        .get(0);
+        for row in reg.extract(&r) {
+            let q = match &row {
+                IndexRow::String { param, value_norm, value_exact } => sqlx::query(
+                    "INSERT INTO idx_string (rid, res_type, param, value_norm, value_exact) VALUES ($1,$2,$3,$4,$5)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(value_norm).bind(value_exact),
+                IndexRow::Token { param, system, code, text_norm, type_system, type_code } => sqlx::query(
+                    "INSERT INTO idx_token (rid, res_type, param, system, code, text_norm, type_system, type_code) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(system).bind(code).bind(text_norm).bind(type_system).bind(type_code),
+                IndexRow::Reference { param, target_type, target_id, target_version, url, ident_system, ident_value } => sqlx::query(
+                    "INSERT INTO idx_reference (rid, res_type, param, target_type, target_id, target_version, url, ident_system, ident_value) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(target_type).bind(target_id).bind(target_version).bind(url).bind(ident_system).bind(ident_value),
+                IndexRow::Date { param, low, high } => sqlx::query(
+                    "INSERT INTO idx_date (rid, res_type, param, low, high) VALUES ($1,$2,$3,$4,$5)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(low).bind(high),
+                IndexRow::Number { param, value, low, high } => sqlx::query(
+                    "INSERT INTO idx_number (rid, res_type, param, value, low, high) VALUES ($1,$2,$3,$4,$5,$6)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(value).bind(low).bind(high),
+                IndexRow::Quantity { param, value, low, high, system, code, unit, canon_value, canon_code } => sqlx::query(
+                    "INSERT INTO idx_quantity (rid, res_type, param, value, low, high, system, code, unit, canon_value, canon_code) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(value).bind(low).bind(high).bind(system).bind(code).bind(unit).bind(canon_value).bind(canon_code),
+                IndexRow::Uri { param, value } => sqlx::query(
+                    "INSERT INTO idx_uri (rid, res_type, param, value) VALUES ($1,$2,$3,$4)",
+                )
+                .bind(rid).bind(&rt).bind(param).bind(value),
+            };
+            q.execute(&mut *tx).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    pool
+}
+
+async fn search(pool: &SqlitePool, rt: &str, pairs: &[(&str, &str)]) -> Vec<String> {
+    let query = registry().parse_query(rt, &q(pairs)).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
+    let f = query.to_sql(2);
+    let sql = format!("SELECT r.res_id FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND {} ORDER BY r.res_id", f.sql);
+    let mut q = sqlx::query(&sql).bind(rt);
+    for a in f.args {
+        q = match a {
+            SqlArg::Text(s) => q.bind(s),
+            SqlArg::Int(i) => q.bind(i),
+            SqlArg::Float(x) => q.bind(x),
+        };
+    }
+    let rows = q.fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    rows.iter().map(|r| r.get::<String, _>(0)).collect()
+}
+
+macro_rules! check {
+    ($pool:expr, $rt:expr, [$(($k:expr, $v:expr)),*], [$($id:expr),*]) => {{
+        let mut want: Vec<String> = vec![$($id.to_string()),*];
+        want.sort();
+        let got = search(&$pool, $rt, &[$(($k, $v)),*]).await;
+        assert_eq!(got, want, "{} {:?}", $rt, [$(($k, $v)),*]);
+    }};
+}
+
+const FEMALE: &[&str] = &["animal", "genetics-example1", "infant-mom", "infant-twin-1", "mom", "pat4", "proband"];
+
+#[tokio::test]
+async fn strings() {
+    let p = db().await;
+    check!(p, "Patient", [("family", "chalmers")], ["example"]);
+    check!(p, "Patient", [("family", "SOLO")], ["infant-mom", "infant-twin-1", "infant-twin-2"]);
+    check!(p, "Patient", [("family:exact", "Solo")], ["infant-mom", "infant-twin-1", "infant-twin-2"]);
+    check!(p, "Patient", [("family:exact", "solo")], []);
+    check!(p, "Patient", [("family:contains", "eve")], ["genetics-example1", "mom"]);
+    // '_' must be literal, not a LIKE wildcard: only "MINT_TEST" has one.
+    check!(p, "Patient", [("family:contains", "_")], ["dicom"]);
+    check!(p, "Patient", [("family:contains", "%")], []);
+    check!(p, "Patient", [("name", "pet")], ["example"]);
+    check!(p, "Patient", [("name:contains", "an")], ["f001", "genetics-example1", "infant-mom", "mom", "pat4", "synthetic-accent"]);
+    check!(p, "Patient", [("family", "angstrom")], ["synthetic-accent"]);
+    check!(p, "Patient", [("name", "ZOE")], ["synthetic-accent"]);
+    check!(p, "Patient", [("family:exact", "Ångström")], ["synthetic-accent"]);
+    check!(p, "Patient", [("address-city", "amster")], ["f001", "f201"]);
+    check!(p, "Patient", [("address-city", "上海")], ["ch-example"]);
+    check!(p, "Patient", [("family", "solo,chalmers")], ["example", "infant-mom", "infant-twin-1", "infant-twin-2"]);
+    check!(p, "Patient", [("family", "solo"), ("given", "jai")], ["infant-twin-1"]);
+}
+
+#[tokio::test]
+async fn tokens() {
+    let p = db().await;
+    check!(p, "Patient", [("gender", "female")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6]]);
+    check!(p, "Patient", [("gender:not", "male")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6], "pat2", "ihe-pcd", "synthetic-accent"]);
+    check!(p, "Patient", [("gender", "other,female")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6], "pat2"]);
+    check!(p, "Patient", [("gender:missing", "true")], ["ihe-pcd", "synthetic-accent"]);
+    check!(p, "Patient", [("active:missing", "true")], ["infant-fetal", "infant-mom", "infant-twin-1", "infant-twin-2", "newborn", "synthetic-accent"]);
+    check!(p, "Patient", [("active", "false")], []);
+    check!(p, "Patient", [("identifier", "urn:oid:1.2.36.146.595.217.0.1|12345")], ["example"]);
+    check!(p, "Patient", [("identifier", "12345")], ["example", "xcda"]);
+    check!(p, "Patient", [("identifier", "|12345")], []);
+    check!(p, "Patient", [("identifier:of-type", "http://terminology.hl7.org/CodeSystem/v2-0203|MR|12345")], ["example", "xcda"]);
+    check!(p, "Patient", [("identifier:of-type", "http://terminology.hl7.org/CodeSystem/v2-0203|XX|12345")], []);
+    check!(p, "Patient", [("phone", "(03) 5555 6473")], ["example"]);
+    check!(p, "Patient", [("email", "p.heuvel@gmail.com")], ["f001"]);
+    check!(p, "Patient", [("telecom", "p.heuvel@gmail.com")], ["f001"]);
+    check!(p, "Patient", [("phone", "p.heuvel@gmail.com")], []);
+    check!(p, "Observation", [("code", "http://loinc.org|8310-5")], ["body-temperature", "f202"]);
+    check!(p, "Observation", [("code", "8310-5")], ["body-temperature", "f202"]);
+    check!(p, "Observation", [("code", "|8310-5")], []);
+    check!(p, "Observation", [("code", "http://acme.lab|")], ["f202"]);
+    check!(p, "Observation", [("code:text", "body weight")], ["example"]);
+    check!(p, "Observation", [("category", "laboratory")], ["bgpanel", "bloodgroup", "herd1", "map-sitting", "rhstatus"]);
+    check!(p, "Observation", [("status", "cancelled")], ["blood-pressure-cancel", "unsat"]);
+    check!(p, "Patient", [("_id", "example,f001")], ["example", "f001"]);
+    check!(p, "Patient", [("_id", "nope")], []);
+}
+
+#[tokio::test]
+async fn dates() {
+    let p = db().await;
+    check!(p, "Patient", [("birthdate", "1974-12-25")], ["ch-example", "example"]);
+    check!(p, "Patient", [("birthdate", "eq1974")], ["ch-example", "example"]);
+    check!(p, "Patient", [("birthdate", "1974-12-25T10:00:00Z")], []);
+    check!(p, "Patient", [("birthdate", "lt1950")], ["f001", "glossy", "xcda"]);
+    check!(p, "Patient", [("birthdate", "le1944-11-17")], ["f001", "glossy", "xcda"]);
+    check!(p, "Patient", [("birthdate", "lt1944-11-17")], ["glossy", "xcda"]);
+    check!(p, "Patient", [("birthdate", "gt2017-05-15")], ["newborn"]);
+    check!(p, "Patient", [("birthdate", "ge2017-05-15")], ["infant-twin-1", "infant-twin-2", "newborn"]);
+    check!(p, "Patient", [("birthdate", "sa1995")], ["animal", "infant-twin-1", "infant-twin-2", "newborn"]);
+    check!(p, "Patient", [("birthdate", "eb1940")], ["glossy", "xcda"]);
+    check!(p, "Patient", [("birthdate", "ap2017-05-15")], ["infant-twin-1", "infant-twin-2", "newborn"]);
+    check!(
+        p,
+        "Patient",
+        [("birthdate", "ne1974-12-25")],
+        ["animal", "f001", "f201", "genetics-example1", "glossy", "infant-mom", "infant-twin-1", "infant-twin-2", "mom", "newborn", "pat3", "pat4", "proband", "xcda", "xds"]
+    );
+    check!(p, "Patient", [("birthdate", "1974,2010")], ["animal", "ch-example", "example"]);
+    check!(p, "Patient", [("birthdate", "ge1970"), ("birthdate", "lt1980")], ["ch-example", "example", "genetics-example1", "mom"]);
+    check!(p, "Patient", [("birthdate:missing", "true")], ["dicom", "ihe-pcd", "infant-fetal", "pat1", "pat2", "synthetic-accent"]);
+    check!(p, "Observation", [("date", "2013-04-05")], ["f005"]);
+    // f001's effectivePeriod has no end, so it reaches into every later range.
+    check!(p, "Observation", [("date", "ge2018-03-11")], ["f001", "abdo-tender", "bgpanel", "bloodgroup", "map-sitting", "rhstatus", "trachcare"]);
+    check!(
+        p,
+        "Observation",
+        [("date", "lt1999-07-03")],
+        ["bmi", "bmi-using-related", "body-height", "body-length", "body-temperature", "head-circumference", "heart-rate", "mbp", "respiratory-rate", "vitals-panel"]
+    );
+    // 2018-03-11T16:07:54+00:00, second precision, within the minute 16:07 UTC and 17:07+01:00.
+    check!(p, "Observation", [("date", "2018-03-11T17:07+01:00")], ["bgpanel", "bloodgroup", "rhstatus", "trachcare"]);
+    check!(p, "Observation", [("date", "2018-03-11T16:07:54Z")], ["bgpanel", "bloodgroup", "rhstatus", "trachcare"]);
+    check!(p, "Observation", [("date", "2018-03-11T16:07:55Z")], []);
+}
+
+#[tokio::test]
+async fn last_updated() {
+    let p = db().await;
+    check!(p, "Patient", [("_lastUpdated", "lt2015")], ["genetics-example1", "glossy", "mom"]);
+    check!(p, "Patient", [("_lastUpdated", "2012-05-29T23:45:32Z")], ["genetics-example1", "mom"]);
+    // glossy: 2014-11-13T11:41:00+11:00 is 2014-11-13T00:41Z.
+    check!(p, "Patient", [("_lastUpdated", "2014-11-13T00:41Z")], ["glossy"]);
+    check!(p, "Patient", [("_lastUpdated", "2014-11-12")], []);
+    check!(p, "Patient", [("_lastUpdated", "2021-06-01T12:00:00.123456Z")], ["synthetic-accent"]);
+    check!(p, "Patient", [("_lastUpdated", "2021-06-01T12:00:00.123457Z")], []);
+    check!(p, "Patient", [("_lastUpdated", "gt2020-01-01"), ("gender", "female")], []);
+    check!(p, "Patient", [("_lastUpdated", "ge2016"), ("_lastUpdated", "lt2017")], ["ch-example"]);
+}
+
+#[tokio::test]
+async fn quantities_and_numbers() {
+    let p = db().await;
+    check!(p, "Observation", [("value-quantity", "185")], ["example"]);
+    check!(p, "Observation", [("value-quantity", "185|http://unitsofmeasure.org|[lb_av]")], ["example"]);
+    check!(p, "Observation", [("value-quantity", "185|http://snomed.info/sct|[lb_av]")], []);
+    check!(p, "Observation", [("value-quantity", "185||lbs")], ["example"]);
+    check!(p, "Observation", [("value-quantity", "185||[lb_av]")], ["example"]);
+    check!(p, "Observation", [("value-quantity", "185||kg")], []);
+    check!(p, "Observation", [("value-quantity", "gt100")], ["656", "example", "f204"]);
+    check!(p, "Observation", [("value-quantity", "lt1")], ["1minute-apgar-score", "bmd", "herd1"]);
+    check!(p, "Observation", [("value-quantity", "le0")], ["1minute-apgar-score"]);
+    check!(p, "Observation", [("value-quantity", "16")], ["bmi", "bmi-using-related"]);
+    check!(p, "Observation", [("value-quantity", "16.20")], ["bmi", "bmi-using-related"]);
+    check!(p, "Observation", [("value-quantity", "16.3")], []);
+    check!(p, "Observation", [("value-quantity", "sa100")], ["656", "example", "f204"]);
+    check!(p, "Observation", [("value-quantity", "eb1")], ["herd1"]);
+    check!(p, "Observation", [("value-quantity", "ap13")], ["f002", "gcs-qa", "glasgow"]);
+    check!(p, "Observation", [("value-quantity", "ge122"), ("value-quantity", "le185")], ["example", "f204"]);
+    check!(
+        p,
+        "Observation",
+        [("value-quantity", "ne10")],
+        ["1minute-apgar-score", "2minute-apgar-score", "656", "bmd", "bmi", "bmi-using-related", "body-height", "body-length", "body-temperature", "example",
+         "f001", "f002", "f003", "f004", "f005", "f202", "f203", "f204", "gcs-qa", "glasgow", "head-circumference", "heart-rate", "herd1", "map-sitting",
+         "mbp", "respiratory-rate", "satO2"]
+    );
+    check!(p, "Observation", [("combo-value-quantity", "107")], ["blood-pressure", "blood-pressure-dar"]);
+    check!(p, "RiskAssessment", [("probability", "0.02")], ["cardiac"]);
+    check!(p, "RiskAssessment", [("probability", "gt0.0015")], ["cardiac", "genetic"]);
+    check!(p, "RiskAssessment", [("probability", "lt0.0002")], ["genetic"]);
+    check!(p, "RiskAssessment", [("probability", "0.000368")], ["genetic", "riskexample"]);
+    check!(p, "RiskAssessment", [("probability", "sa0.010")], ["cardiac"]);
+    check!(p, "RiskAssessment", [("probability", "eb0.0003")], ["genetic"]);
+    check!(p, "RiskAssessment", [("probability", "ne0.02")], ["genetic", "riskexample"]);
+    check!(p, "RiskAssessment", [("probability", "ap0.021")], ["cardiac"]);
+    check!(p, "RiskAssessment", [("probability", "le0.000168")], ["genetic"]);
+    check!(p, "RiskAssessment", [("probability", "ge0.02")], ["cardiac"]);
+    check!(p, "RiskAssessment", [("probability:missing", "true")], ["breastcancer-risk", "population", "prognosis"]);
+}
+
+#[tokio::test]
+async fn references_and_uris() {
+    let p = db().await;
+    let f001 = ["ekg", "f001", "f002", "f003", "f004", "f005", "unsat"];
+    check!(p, "Observation", [("subject", "Patient/f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject:Patient", "f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("patient", "f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject", "f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject:Group", "f001")], []);
+    check!(p, "Observation", [("subject", "Group/herd1")], ["herd1"]);
+    check!(p, "Observation", [("patient", "herd1")], []);
+    check!(p, "Observation", [("performer:Patient", "PatientId-patientId")], ["656"]);
+    check!(p, "Observation", [("performer", "Practitioner/f202")], ["f203", "f204", "f205", "f206"]);
+    check!(p, "Observation", [("encounter:missing", "false")], ["abdo-tender", "clinical-gender", "example", "map-sitting"]);
+    check!(p, "Patient", [("organization", "Organization/1")], ["ch-example", "dicom", "example", "pat1", "pat2", "pat3", "pat4"]);
+    check!(p, "Patient", [("organization", "2.16.840.1.113883.19.5")], ["xcda"]);
+    check!(p, "Patient", [("general-practitioner:Practitioner", "21B")], ["infant-mom"]);
+    check!(p, "Questionnaire", [("url", "http://hl7.org/fhir/Questionnaire/bb")], ["bb"]);
+    check!(p, "Questionnaire", [("url", "http://hl7.org/fhir/Questionnaire")], []);
+    check!(p, "Questionnaire", [("url:below", "http://hl7.org/fhir/")], ["3141", "bb", "f201", "gcs"]);
+    check!(p, "Questionnaire", [("url:above", "http://hl7.org/fhir/Questionnaire/gcs/extra")], ["gcs"]);
+    check!(p, "Questionnaire", [("url:missing", "true")], ["phq-9-questionnaire", "qs1"]);
+}
+
+#[tokio::test]
+async fn empty_query_and_placeholders() {
+    let p = db().await;
+    let all = search(&p, "RiskAssessment", &[]).await;
+    assert_eq!(all.len(), 6);
+    let f = registry().parse_query("Patient", &q(&[("gender", "male"), ("birthdate", "ge1970")])).unwrap().to_sql(5);
+    assert!(f.sql.contains("$5") && !f.sql.contains("$4"), "{}", f.sql);
+    assert!(f.sql.contains(&format!("${}", 4 + f.args.len())) && !f.sql.contains(&format!("${}", 5 + f.args.len())));
+}
