@@ -8,6 +8,9 @@ CREATE TABLE resource (
     last_updated  BIGINT  NOT NULL,
     deleted       BOOLEAN NOT NULL,
     content       JSONB,
+    -- The exact JSON text, kept only when JSONB would alter it: JSONB rewrites exponent-notation
+    -- numbers (1.0E+245) in plain notation and so changes a FHIR decimal's precision.
+    content_text  TEXT,
     UNIQUE (res_type, res_id)
 );
 CREATE INDEX resource_type_updated ON resource (res_type, last_updated);
@@ -23,6 +26,7 @@ CREATE TABLE resource_history (
     deleted       BOOLEAN NOT NULL,
     method        TEXT    NOT NULL,
     content       JSONB,
+    content_text  TEXT,
     UNIQUE (res_type, res_id, version)
 );
 CREATE INDEX resource_history_type_seq ON resource_history (res_type, seq);

@@ -35,7 +35,9 @@ static R4: OnceLock<Package> = OnceLock::new();
 impl Package {
     /// The R4 core package, parsed on first use.
     pub fn r4_core() -> &'static Package {
-        R4.get_or_init(|| Package::from_tgz(R4_CORE_TGZ).expect("embedded hl7.fhir.r4.core package is readable"))
+        R4.get_or_init(|| {
+            Package::from_tgz(R4_CORE_TGZ).expect("embedded hl7.fhir.r4.core package is readable")
+        })
     }
 
     /// Parses an NPM-style FHIR package (`package/<Type>-<id>.json` entries).
@@ -47,14 +49,20 @@ impl Package {
             let mut entry = entry?;
             let path = entry.path()?.to_string_lossy().into_owned();
             // Only top-level files: package/other and package/openapi are not FHIR resources we serve.
-            let Some(name) = path.strip_prefix("package/") else { continue };
+            let Some(name) = path.strip_prefix("package/") else {
+                continue;
+            };
             if name.contains('/') || !name.ends_with(".json") || name.starts_with('.') {
                 continue;
             }
             buf.clear();
             entry.read_to_end(&mut buf)?;
-            let Ok(v) = serde_json::from_slice::<Value>(&buf) else { continue };
-            let Some(rt) = v.get("resourceType").and_then(Value::as_str) else { continue };
+            let Ok(v) = serde_json::from_slice::<Value>(&buf) else {
+                continue;
+            };
+            let Some(rt) = v.get("resourceType").and_then(Value::as_str) else {
+                continue;
+            };
             by_type.entry(rt.to_string()).or_default().push(v);
         }
         // Deterministic order regardless of tar order.
@@ -68,13 +76,19 @@ impl Package {
             let list = &by_type[rt];
             for (i, r) in list.iter().enumerate() {
                 if let Some(url) = r.get("url").and_then(Value::as_str) {
-                    by_url.entry(url.to_string()).or_insert_with(|| (rt.clone(), i));
+                    by_url
+                        .entry(url.to_string())
+                        .or_insert_with(|| (rt.clone(), i));
                 }
             }
         }
         let mut resource_types = Vec::new();
         let mut top = HashMap::new();
-        for sd in by_type.get("StructureDefinition").map(Vec::as_slice).unwrap_or(&[]) {
+        for sd in by_type
+            .get("StructureDefinition")
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+        {
             let s = |k: &str| sd.get(k).and_then(Value::as_str);
             if s("kind") != Some("resource")
                 || sd.get("abstract").and_then(Value::as_bool) == Some(true)
@@ -87,17 +101,29 @@ impl Package {
             top.insert(ty.to_string(), top_elements_of(sd, ty));
         }
         resource_types.sort();
-        Ok(Package { by_type, by_url, resource_types, top, validator: OnceLock::new() })
+        Ok(Package {
+            by_type,
+            by_url,
+            resource_types,
+            top,
+            validator: OnceLock::new(),
+        })
     }
 
     /// All resources of one type in the package, e.g. "SearchParameter".
     pub fn resources(&self, resource_type: &str) -> &[Value] {
-        self.by_type.get(resource_type).map(Vec::as_slice).unwrap_or(&[])
+        self.by_type
+            .get(resource_type)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Looks up a canonical resource by url, with or without `|version`.
     pub fn by_url(&self, url: &str) -> Option<&Value> {
-        let hit = self.by_url.get(url).or_else(|| self.by_url.get(url.split('|').next()?))?;
+        let hit = self
+            .by_url
+            .get(url)
+            .or_else(|| self.by_url.get(url.split('|').next()?))?;
         let r = self.by_type.get(&hit.0)?.get(hit.1)?;
         // A requested version must match the resource's own version.
         if let Some((_, ver)) = url.split_once('|') {
@@ -115,7 +141,9 @@ impl Package {
 
     /// True if `name` is a concrete resource type of this package.
     pub fn is_resource_type(&self, name: &str) -> bool {
-        self.resource_types.binary_search_by(|t| t.as_str().cmp(name)).is_ok()
+        self.resource_types
+            .binary_search_by(|t| t.as_str().cmp(name))
+            .is_ok()
     }
 
     /// Top-level elements of a resource type (inherited ones included).
@@ -135,10 +163,18 @@ fn id_of(v: &Value) -> &str {
 
 fn top_elements_of(sd: &Value, ty: &str) -> Vec<TopElement> {
     let mut out = Vec::new();
-    let elements = sd.pointer("/snapshot/element").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
+    let elements = sd
+        .pointer("/snapshot/element")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
     for e in elements {
-        let Some(path) = e.get("path").and_then(Value::as_str) else { continue };
-        let Some(rest) = path.strip_prefix(ty).and_then(|r| r.strip_prefix('.')) else { continue };
+        let Some(path) = e.get("path").and_then(Value::as_str) else {
+            continue;
+        };
+        let Some(rest) = path.strip_prefix(ty).and_then(|r| r.strip_prefix('.')) else {
+            continue;
+        };
         if rest.contains('.') {
             continue;
         }

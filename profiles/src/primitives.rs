@@ -122,7 +122,11 @@ pub fn check(p: Prim, v: &Value) -> Result<(), String> {
                 return Err(format!("{} must be a whole number, got {}", p.name(), text));
             }
             if digits.len() > 1 && digits.starts_with('0') {
-                return Err(format!("{} must not have leading zeros: {}", p.name(), text));
+                return Err(format!(
+                    "{} must not have leading zeros: {}",
+                    p.name(),
+                    text
+                ));
             }
             let val: i64 = match text.parse() {
                 Ok(x) => x,
@@ -150,6 +154,14 @@ pub fn check(p: Prim, v: &Value) -> Result<(), String> {
             if s.is_empty() {
                 return Err(format!("{} must not be empty", p.name()));
             }
+            // datatypes.html: strings SHALL NOT exceed 1MB; binary and narrative have no such cap.
+            if s.len() > 1024 * 1024 && !matches!(p, Prim::Base64Binary | Prim::Xhtml) {
+                return Err(format!(
+                    "{} is longer than 1MB ({} bytes)",
+                    p.name(),
+                    s.len()
+                ));
+            }
             check_str(p, s)
         }
     }
@@ -161,7 +173,11 @@ fn check_str(p: Prim, s: &str) -> Result<(), String> {
         Prim::String => !s.bytes().any(|b| b == 0x0b || b == 0x0c),
         Prim::Markdown => true,
         Prim::Code => is_code(s),
-        Prim::Id => s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.'),
+        Prim::Id => {
+            s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        }
         Prim::Uri | Prim::Url | Prim::Canonical => !s.bytes().any(is_ws),
         Prim::Oid => is_oid(s),
         Prim::Uuid => is_uuid(s),
@@ -207,7 +223,9 @@ fn is_code(s: &str) -> bool {
 
 /// urn:oid:[0-2](\.(0|[1-9][0-9]*))+
 fn is_oid(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("urn:oid:") else { return false };
+    let Some(rest) = s.strip_prefix("urn:oid:") else {
+        return false;
+    };
     let mut parts = rest.split('.');
     match parts.next() {
         Some("0" | "1" | "2") => {}
@@ -216,7 +234,10 @@ fn is_oid(s: &str) -> bool {
     let mut n = 0;
     for part in parts {
         n += 1;
-        if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) || (part.len() > 1 && part.starts_with('0')) {
+        if part.is_empty()
+            || !part.bytes().all(|b| b.is_ascii_digit())
+            || (part.len() > 1 && part.starts_with('0'))
+        {
             return false;
         }
     }
@@ -225,7 +246,9 @@ fn is_oid(s: &str) -> bool {
 
 /// urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 fn is_uuid(s: &str) -> bool {
-    let Some(rest) = s.strip_prefix("urn:uuid:") else { return false };
+    let Some(rest) = s.strip_prefix("urn:uuid:") else {
+        return false;
+    };
     let b = rest.as_bytes();
     b.len() == 36
         && b.iter().enumerate().all(|(i, &c)| {
@@ -290,7 +313,9 @@ fn days_in_month(y: u32, m: u32) -> u32 {
 /// The date / dateTime / instant regexes of R4, plus calendar validity.
 fn is_date_time(s: &str, kind: Kind) -> bool {
     let b = s.as_bytes();
-    let Some(year) = digits(b, 4) else { return false };
+    let Some(year) = digits(b, 4) else {
+        return false;
+    };
     if year == 0 {
         return false;
     }
@@ -301,7 +326,9 @@ fn is_date_time(s: &str, kind: Kind) -> bool {
     if rest[0] != b'-' {
         return false;
     }
-    let Some(month) = digits(&rest[1..], 2) else { return false };
+    let Some(month) = digits(&rest[1..], 2) else {
+        return false;
+    };
     if !(1..=12).contains(&month) {
         return false;
     }
@@ -312,7 +339,9 @@ fn is_date_time(s: &str, kind: Kind) -> bool {
     if rest[0] != b'-' {
         return false;
     }
-    let Some(day) = digits(&rest[1..], 2) else { return false };
+    let Some(day) = digits(&rest[1..], 2) else {
+        return false;
+    };
     if day < 1 || day > days_in_month(year, month) {
         return false;
     }
@@ -323,7 +352,9 @@ fn is_date_time(s: &str, kind: Kind) -> bool {
     if kind == Kind::Date || rest[0] != b'T' {
         return false;
     }
-    let Some(after) = is_time(&rest[1..]) else { return false };
+    let Some(after) = is_time(&rest[1..]) else {
+        return false;
+    };
     // A time part requires a zone in dateTime and instant alike.
     is_zone(after)
 }
@@ -361,7 +392,9 @@ fn is_zone(b: &[u8]) -> bool {
     if b.len() != 6 || !(b[0] == b'+' || b[0] == b'-') || b[3] != b':' {
         return false;
     }
-    let (Some(h), Some(m)) = (digits(&b[1..], 2), digits(&b[4..], 2)) else { return false };
+    let (Some(h), Some(m)) = (digits(&b[1..], 2), digits(&b[4..], 2)) else {
+        return false;
+    };
     (h <= 13 && m <= 59) || (h == 14 && m == 0)
 }
 
@@ -380,7 +413,10 @@ mod tests {
         assert!(!is_date_time("2019-1-01", Kind::Date));
         assert!(!is_date_time("2019-01-01T10:00:00Z", Kind::Date));
         assert!(is_date_time("2019-01-01T10:00:00Z", Kind::DateTime));
-        assert!(is_date_time("2019-01-01T10:00:00.123+05:30", Kind::DateTime));
+        assert!(is_date_time(
+            "2019-01-01T10:00:00.123+05:30",
+            Kind::DateTime
+        ));
         assert!(!is_date_time("2019-01-01T10:00:00", Kind::DateTime));
         assert!(!is_date_time("2019-01-01T10:00Z", Kind::DateTime));
         assert!(!is_date_time("2019-01-01", Kind::Instant));

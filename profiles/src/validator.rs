@@ -87,7 +87,11 @@ impl Validator {
         };
         let mut roots = Vec::new();
         for sd in &sds {
-            let ty = sd.get("type").and_then(Value::as_str).unwrap_or_default().to_string();
+            let ty = sd
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
             let id = b.nodes.len() as NodeId;
             b.nodes.push(Node::default());
             b.types.insert(ty.clone(), id);
@@ -104,7 +108,13 @@ impl Validator {
         let element_node = b.types["Element"];
         let mut unexpandable = b.unexpandable;
         unexpandable.sort();
-        Validator { nodes: b.nodes, resources, element_node, expansions: b.expansions, unexpandable }
+        Validator {
+            nodes: b.nodes,
+            resources,
+            element_node,
+            expansions: b.expansions,
+            unexpandable,
+        }
     }
 
     /// Required-binding value sets that could not be expanded from the package, so are not checked.
@@ -114,7 +124,10 @@ impl Validator {
 
     /// Structural validation of one resource (JSON). Empty vec = valid.
     pub fn validate(&self, resource: &Value) -> Vec<Issue> {
-        let mut cx = Cx { issues: Vec::new(), path: String::new() };
+        let mut cx = Cx {
+            issues: Vec::new(),
+            path: String::new(),
+        };
         self.resource(resource, &mut cx);
         cx.issues
     }
@@ -126,13 +139,21 @@ impl Validator {
         };
         let root = cx.path.is_empty();
         let Some(rt) = obj.get("resourceType") else {
-            cx.err("required", if root { "resourceType" } else { "" }, "resourceType is missing");
+            cx.err(
+                "required",
+                if root { "resourceType" } else { "" },
+                "resourceType is missing",
+            );
             return;
         };
         let node = match rt.as_str().and_then(|s| self.resources.get(s)) {
             Some(n) => *n,
             None => {
-                cx.err("invalid", if root { "resourceType" } else { "" }, &format!("unknown resource type {rt}"));
+                cx.err(
+                    "invalid",
+                    if root { "resourceType" } else { "" },
+                    &format!("unknown resource type {rt}"),
+                );
                 return;
             }
         };
@@ -159,18 +180,31 @@ impl Validator {
                 }
                 // ExampleScenario.instance has a real element of this name.
                 if !node.keys.contains_key("resourceType") {
-                    cx.err("structure", &dot(k), "resourceType is only allowed at the root of a resource");
+                    cx.err(
+                        "structure",
+                        &dot(k),
+                        "resourceType is only allowed at the root of a resource",
+                    );
                     continue;
                 }
             }
             if let Some(base) = k.strip_prefix('_') {
                 match node.keys.get(base) {
-                    Some(&(ci, ti)) if matches!(node.children[ci as usize].types[ti as usize].kind, TypeKind::Prim(_)) => {
+                    Some(&(ci, ti))
+                        if matches!(
+                            node.children[ci as usize].types[ti as usize].kind,
+                            TypeKind::Prim(_)
+                        ) =>
+                    {
                         let mark = cx.push_key(base);
                         self.primitive_ext(&node.children[ci as usize], v, obj.get(base), cx);
                         cx.path.truncate(mark);
                     }
-                    Some(_) => cx.err("structure", &dot(k), &format!("{base} is not a primitive element, so {k} is not allowed")),
+                    Some(_) => cx.err(
+                        "structure",
+                        &dot(k),
+                        &format!("{base} is not a primitive element, so {k} is not allowed"),
+                    ),
                     None => cx.err("structure", &dot(k), &format!("unknown element {k}")),
                 }
                 continue;
@@ -182,7 +216,14 @@ impl Validator {
             let child = &node.children[ci as usize];
             if child.is_choice {
                 if let Some((_, other)) = choices.iter().find(|(c, _)| *c == ci) {
-                    cx.err("structure", &dot(k), &format!("only one of {other} and {k} may be present ({}[x])", child.name));
+                    cx.err(
+                        "structure",
+                        &dot(k),
+                        &format!(
+                            "only one of {other} and {k} may be present ({}[x])",
+                            child.name
+                        ),
+                    );
                     continue;
                 }
                 choices.push((ci, k));
@@ -204,8 +245,16 @@ impl Validator {
                         cx.path.truncate(m);
                     }
                 }
-                (true, _) => cx.err("structure", "", &format!("{k} repeats, so it must be a JSON array")),
-                (false, Value::Array(_)) => cx.err("structure", "", &format!("{k} has max cardinality 1, so it must not be an array")),
+                (true, _) => cx.err(
+                    "structure",
+                    "",
+                    &format!("{k} repeats, so it must be a JSON array"),
+                ),
+                (false, Value::Array(_)) => cx.err(
+                    "structure",
+                    "",
+                    &format!("{k} has max cardinality 1, so it must not be an array"),
+                ),
                 (false, _) => self.value(child, ty, v, cx),
             }
             cx.path.truncate(mark);
@@ -213,12 +262,26 @@ impl Validator {
         for &ci in &node.required {
             let child = &node.children[ci as usize];
             if !child.presence_keys.iter().any(|k| obj.contains_key(&**k)) {
-                cx.err("required", &dot(&child.name), &format!("missing required element {} (min {})", child.name, child.min));
+                cx.err(
+                    "required",
+                    &dot(&child.name),
+                    &format!(
+                        "missing required element {} (min {})",
+                        child.name, child.min
+                    ),
+                );
             }
         }
     }
 
-    fn null_in_array(&self, obj: &Map<String, Value>, key: &str, i: usize, ty: &TypeRef, cx: &mut Cx) {
+    fn null_in_array(
+        &self,
+        obj: &Map<String, Value>,
+        key: &str,
+        i: usize,
+        ty: &TypeRef,
+        cx: &mut Cx,
+    ) {
         // json.html: null only pads a primitive array so it lines up with its `_key` twin.
         let paired = matches!(ty.kind, TypeKind::Prim(_))
             && obj
@@ -245,13 +308,21 @@ impl Validator {
                 if let (Some(b), Prim::Code, Some(code)) = (child.binding, p, v.as_str()) {
                     let exp = &self.expansions[b as usize];
                     if !exp.has_code(code) {
-                        cx.err("code-invalid", "", &format!("code {code:?} is not in the required value set"));
+                        cx.err(
+                            "code-invalid",
+                            "",
+                            &format!("code {code:?} is not in the required value set"),
+                        );
                     }
                 }
             }
             TypeKind::Complex(n) => {
                 let Value::Object(o) = v else {
-                    cx.err("structure", "", &format!("expected a JSON object ({})", ty.name));
+                    cx.err(
+                        "structure",
+                        "",
+                        &format!("expected a JSON object ({})", ty.name),
+                    );
                     return;
                 };
                 self.object(n, o, false, cx);
@@ -280,11 +351,18 @@ impl Validator {
     }
 
     fn coding(&self, exp: &Expansion, c: &Map<String, Value>, cx: &mut Cx) {
-        let (Some(system), Some(code)) = (c.get("system").and_then(Value::as_str), c.get("code").and_then(Value::as_str)) else {
+        let (Some(system), Some(code)) = (
+            c.get("system").and_then(Value::as_str),
+            c.get("code").and_then(Value::as_str),
+        ) else {
             return;
         };
         if exp.check_coding(system, code) == Some(false) {
-            cx.err("code-invalid", ".code", &format!("code {code:?} of system {system} is not in the required value set"));
+            cx.err(
+                "code-invalid",
+                ".code",
+                &format!("code {code:?} of system {system} is not in the required value set"),
+            );
         }
     }
 
@@ -293,12 +371,20 @@ impl Validator {
         if !child.many {
             match v {
                 Value::Object(o) => self.object(element, o, false, cx),
-                _ => cx.err("structure", "", "a primitive's _element must be a JSON object"),
+                _ => cx.err(
+                    "structure",
+                    "",
+                    "a primitive's _element must be a JSON object",
+                ),
             }
             return;
         }
         let Value::Array(items) = v else {
-            cx.err("structure", "", "a repeating primitive's _element must be a JSON array");
+            cx.err(
+                "structure",
+                "",
+                "a repeating primitive's _element must be a JSON array",
+            );
             return;
         };
         if items.is_empty() {
@@ -308,7 +394,11 @@ impl Validator {
         let values = value.and_then(Value::as_array);
         if let Some(values) = values {
             if values.len() != items.len() {
-                cx.err("structure", "", "a primitive array and its _element array must have the same length");
+                cx.err(
+                    "structure",
+                    "",
+                    "a primitive array and its _element array must have the same length",
+                );
             }
         }
         for (i, item) in items.iter().enumerate() {
@@ -320,7 +410,11 @@ impl Validator {
                     }
                 }
                 Value::Object(o) => self.object(element, o, false, cx),
-                _ => cx.err("structure", "", "a primitive's _element must be a JSON object"),
+                _ => cx.err(
+                    "structure",
+                    "",
+                    "a primitive's _element must be a JSON object",
+                ),
             }
             cx.path.truncate(m);
         }
@@ -357,7 +451,12 @@ impl Cx {
         expression.push_str(&self.path);
         expression.push_str(suffix);
         let expression = expression.trim_start_matches('.').to_string();
-        self.issues.push(Issue { severity: Severity::Error, code, expression, message: message.to_string() });
+        self.issues.push(Issue {
+            severity: Severity::Error,
+            code,
+            expression,
+            message: message.to_string(),
+        });
     }
 }
 
@@ -372,12 +471,23 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn build_sd(&mut self, sd: &Value, root: NodeId) {
-        let elements: Vec<&Value> =
-            sd.pointer("/snapshot/element").and_then(Value::as_array).map(|a| a.iter().collect()).unwrap_or_default();
-        let Some(root_path) = elements.first().and_then(|e| e.get("path")).and_then(Value::as_str) else { return };
+        let elements: Vec<&Value> = sd
+            .pointer("/snapshot/element")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().collect())
+            .unwrap_or_default();
+        let Some(root_path) = elements
+            .first()
+            .and_then(|e| e.get("path"))
+            .and_then(Value::as_str)
+        else {
+            return;
+        };
         let mut by_parent: HashMap<&str, Vec<&Value>> = HashMap::new();
         for e in &elements[1..] {
-            let Some(path) = e.get("path").and_then(Value::as_str) else { continue };
+            let Some(path) = e.get("path").and_then(Value::as_str) else {
+                continue;
+            };
             if let Some((parent, _)) = path.rsplit_once('.') {
                 by_parent.entry(parent).or_default().push(e);
             }
@@ -387,10 +497,19 @@ impl Builder<'_> {
         self.fill(root, root_path, &by_parent, &mut path_nodes, &mut pending);
         for p in pending {
             let target = p.target.trim_start_matches('#');
-            debug_assert!(path_nodes.contains_key(target), "unresolved contentReference {target}");
-            let node = path_nodes.get(target).copied().unwrap_or(self.types["Element"]);
+            debug_assert!(
+                path_nodes.contains_key(target),
+                "unresolved contentReference {target}"
+            );
+            let node = path_nodes
+                .get(target)
+                .copied()
+                .unwrap_or(self.types["Element"]);
             let child = &mut self.nodes[p.node as usize].children[p.child as usize];
-            child.types = vec![TypeRef { name: target.into(), kind: TypeKind::Complex(node) }];
+            child.types = vec![TypeRef {
+                name: target.into(),
+                kind: TypeKind::Complex(node),
+            }];
         }
     }
 
@@ -418,16 +537,33 @@ impl Builder<'_> {
             let ci = node.children.len() as u32;
             let mut types = Vec::new();
             if let Some(target) = e.get("contentReference").and_then(Value::as_str) {
-                pending.push(Pending { node: node_id, child: ci, target: target.to_string() });
+                pending.push(Pending {
+                    node: node_id,
+                    child: ci,
+                    target: target.to_string(),
+                });
             } else if by_parent.contains_key(epath) {
                 let sub = self.nodes.len() as NodeId;
                 self.nodes.push(Node::default());
                 self.fill(sub, epath, by_parent, path_nodes, pending);
-                let tname = e.pointer("/type/0/code").and_then(Value::as_str).unwrap_or("BackboneElement");
-                types.push(TypeRef { name: tname.into(), kind: TypeKind::Complex(sub) });
+                let tname = e
+                    .pointer("/type/0/code")
+                    .and_then(Value::as_str)
+                    .unwrap_or("BackboneElement");
+                types.push(TypeRef {
+                    name: tname.into(),
+                    kind: TypeKind::Complex(sub),
+                });
             } else {
-                for t in e.get("type").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]) {
-                    let Some(code) = t.get("code").and_then(Value::as_str) else { continue };
+                for t in e
+                    .get("type")
+                    .and_then(Value::as_array)
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
+                    let Some(code) = t.get("code").and_then(Value::as_str) else {
+                        continue;
+                    };
                     // FHIRPath System.* types carry the real FHIR type in this extension (e.g. Resource.id is `id`).
                     let fhir_type = t
                         .get("extension")
@@ -442,21 +578,39 @@ impl Builder<'_> {
                         .and_then(Value::as_str)
                         .unwrap_or(code);
                     // The 4.0.1 snapshots label Resource.id `string`, but json.html/resource.html make it an `id`.
-                    let fhir_type = if e.pointer("/base/path").and_then(Value::as_str) == Some("Resource.id") { "id" } else { fhir_type };
+                    let fhir_type =
+                        if e.pointer("/base/path").and_then(Value::as_str) == Some("Resource.id") {
+                            "id"
+                        } else {
+                            fhir_type
+                        };
                     let kind = if let Some(p) = Prim::from_code(fhir_type) {
                         TypeKind::Prim(p)
                     } else if fhir_type == "Resource" {
                         TypeKind::Resource
                     } else {
-                        debug_assert!(self.types.contains_key(fhir_type), "unknown type {fhir_type}");
-                        TypeKind::Complex(self.types.get(fhir_type).copied().unwrap_or(self.types["Element"]))
+                        debug_assert!(
+                            self.types.contains_key(fhir_type),
+                            "unknown type {fhir_type}"
+                        );
+                        TypeKind::Complex(
+                            self.types
+                                .get(fhir_type)
+                                .copied()
+                                .unwrap_or(self.types["Element"]),
+                        )
                     };
-                    types.push(TypeRef { name: fhir_type.into(), kind });
+                    types.push(TypeRef {
+                        name: fhir_type.into(),
+                        kind,
+                    });
                 }
             }
             let binding = match e.get("binding") {
                 Some(b) if b.get("strength").and_then(Value::as_str) == Some("required") => {
-                    let bindable = types.iter().any(|t| matches!(&*t.name, "code" | "Coding" | "CodeableConcept"));
+                    let bindable = types
+                        .iter()
+                        .any(|t| matches!(&*t.name, "code" | "Coding" | "CodeableConcept"));
                     match b.get("valueSet").and_then(Value::as_str) {
                         Some(vs) if bindable => self.binding(vs),
                         _ => None,
@@ -476,7 +630,9 @@ impl Builder<'_> {
                     keys.push((k.into(), ti as u16, matches!(t.kind, TypeKind::Prim(_))));
                 }
             } else {
-                let prim = types.first().is_some_and(|t| matches!(t.kind, TypeKind::Prim(_)));
+                let prim = types
+                    .first()
+                    .is_some_and(|t| matches!(t.kind, TypeKind::Prim(_)));
                 keys.push((name.into(), 0, prim));
             }
             let mut presence_keys = Vec::new();
@@ -491,7 +647,15 @@ impl Builder<'_> {
             if min > 0 {
                 node.required.push(ci);
             }
-            node.children.push(Child { name: name.into(), is_choice, min, many: max != "1", types, binding, presence_keys });
+            node.children.push(Child {
+                name: name.into(),
+                is_choice,
+                min,
+                many: max != "1",
+                types,
+                binding,
+                presence_keys,
+            });
         }
         self.nodes[node_id as usize] = node;
     }

@@ -29,7 +29,10 @@ impl Expansion {
 
     fn union(&mut self, other: &Expansion) {
         for (sys, codes) in &other.systems {
-            self.systems.entry(sys.clone()).or_default().extend(codes.iter().cloned());
+            self.systems
+                .entry(sys.clone())
+                .or_default()
+                .extend(codes.iter().cloned());
         }
     }
 
@@ -37,7 +40,8 @@ impl Expansion {
         let mut out = Expansion::default();
         for (sys, codes) in &self.systems {
             if let Some(o) = other.systems.get(sys) {
-                out.systems.insert(sys.clone(), codes.intersection(o).cloned().collect());
+                out.systems
+                    .insert(sys.clone(), codes.intersection(o).cloned().collect());
             }
         }
         out
@@ -53,7 +57,10 @@ pub struct Expander<'a> {
 impl<'a> Expander<'a> {
     /// A new expander over a package.
     pub fn new(pkg: &'a Package) -> Self {
-        Expander { pkg, cache: HashMap::new() }
+        Expander {
+            pkg,
+            cache: HashMap::new(),
+        }
     }
 
     /// Expands the value set with this canonical (version suffix ignored).
@@ -132,7 +139,9 @@ impl<'a> Expander<'a> {
 }
 
 fn collect_concepts(concepts: &Value, out: &mut HashSet<String>) {
-    let Some(list) = concepts.as_array() else { return };
+    let Some(list) = concepts.as_array() else {
+        return;
+    };
     for c in list {
         if let Some(code) = c.get("code").and_then(Value::as_str) {
             out.insert(code.to_string());

@@ -31,26 +31,49 @@ fn official_examples_match_known_invalid_list() {
             .map(|i| format!("{}\t{}\t{}", i.expression, i.code, i.message))
             .collect();
         if !errors.is_empty() {
-            refused.insert(f.file_name().unwrap().to_string_lossy().into_owned(), errors);
+            refused.insert(
+                f.file_name().unwrap().to_string_lossy().into_owned(),
+                errors,
+            );
         }
     }
-    let report: String = refused.iter().flat_map(|(f, errs)| errs.iter().map(move |e| format!("{f}\t{e}\n"))).collect();
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/profiles-example-issues.tsv");
+    let report: String = refused
+        .iter()
+        .flat_map(|(f, errs)| errs.iter().map(move |e| format!("{f}\t{e}\n")))
+        .collect();
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/profiles-example-issues.tsv");
     let _ = std::fs::write(&out, &report);
 
-    let listed_text = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/known-invalid-examples.tsv")).unwrap();
+    let listed_text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/known-invalid-examples.tsv"),
+    )
+    .unwrap();
     let mut listed: BTreeMap<String, String> = BTreeMap::new();
-    for line in listed_text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in listed_text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let mut cols = line.split('\t');
-        let (file, expr) = (cols.next().unwrap().to_string(), cols.next().unwrap_or("").to_string());
+        let (file, expr) = (
+            cols.next().unwrap().to_string(),
+            cols.next().unwrap_or("").to_string(),
+        );
         listed.insert(file, expr);
     }
     let refused_names: Vec<&String> = refused.keys().collect();
     let listed_names: Vec<&String> = listed.keys().collect();
-    assert_eq!(refused_names, listed_names, "refused examples differ from the known-invalid list; all issues in {}", out.display());
+    assert_eq!(
+        refused_names,
+        listed_names,
+        "refused examples differ from the known-invalid list; all issues in {}",
+        out.display()
+    );
     for (file, expr) in &listed {
         assert!(
-            refused[file].iter().any(|e| e.split('\t').next() == Some(expr.as_str())),
+            refused[file]
+                .iter()
+                .any(|e| e.split('\t').next() == Some(expr.as_str())),
             "{file}: expected an error at {expr}, got {:?}",
             refused[file]
         );
@@ -66,7 +89,8 @@ fn unknown_property_found_everywhere_in_examples() {
     let mut checked = 0usize;
     for entry in std::fs::read_dir(examples_dir()).unwrap() {
         let path = entry.unwrap().path();
-        let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let before: Vec<_> = v.validate(&json);
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut expected = Vec::new();
@@ -113,7 +137,8 @@ fn wrong_json_type_found_everywhere_in_examples() {
     let mut checked = 0usize;
     for entry in std::fs::read_dir(examples_dir()).unwrap() {
         let path = entry.unwrap().path();
-        let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let before: Vec<_> = v.validate(&json);
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut expected = Vec::new();
@@ -184,15 +209,30 @@ fn cardinality_shape_flips_in_examples() {
                 Value::Array(mut a) => a.remove(0),
                 other => Value::Array(vec![other]),
             };
-            let got: Vec<_> = v.validate(&m).into_iter().filter(|i| !before.contains(i)).map(|i| format!("{} {}", i.expression, i.code)).collect();
-            assert_eq!(got, vec![format!("{expr} structure")], "{} {ptr}", path.display());
+            let got: Vec<_> = v
+                .validate(&m)
+                .into_iter()
+                .filter(|i| !before.contains(i))
+                .map(|i| format!("{} {}", i.expression, i.code))
+                .collect();
+            assert_eq!(
+                got,
+                vec![format!("{expr} structure")],
+                "{} {ptr}",
+                path.display()
+            );
             checked += 1;
         }
     }
     assert!(checked > 10_000, "{checked}");
 }
 
-fn collect_sites(v: &serde_json::Value, ptr: &mut Vec<String>, path: String, out: &mut Vec<(String, String)>) {
+fn collect_sites(
+    v: &serde_json::Value,
+    ptr: &mut Vec<String>,
+    path: String,
+    out: &mut Vec<(String, String)>,
+) {
     use serde_json::Value;
     match v {
         Value::Object(o) => {
@@ -231,13 +271,19 @@ fn required_code_mutations_in_examples() {
     use serde_json::Value;
     let pkg = Package::r4_core();
     let v = pkg.validator();
-    let mut elements: std::collections::HashMap<String, std::collections::HashMap<String, Value>> = Default::default();
+    let mut elements: std::collections::HashMap<String, std::collections::HashMap<String, Value>> =
+        Default::default();
     for sd in pkg.resources("StructureDefinition") {
         if sd["derivation"] == "constraint" {
             continue;
         }
         let ty = sd["type"].as_str().unwrap().to_string();
-        let map = sd["snapshot"]["element"].as_array().unwrap().iter().map(|e| (e["path"].as_str().unwrap().to_string(), e.clone())).collect();
+        let map = sd["snapshot"]["element"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["path"].as_str().unwrap().to_string(), e.clone()))
+            .collect();
         elements.insert(ty, map);
     }
     let mut checked = 0usize;
@@ -247,12 +293,31 @@ fn required_code_mutations_in_examples() {
         let before = v.validate(&json);
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut sites = Vec::new();
-        code_sites(&json, &elements, &root, &root, &mut Vec::new(), root.clone(), v.unexpandable_value_sets(), &mut sites);
+        code_sites(
+            &json,
+            &elements,
+            &root,
+            &root,
+            &mut Vec::new(),
+            root.clone(),
+            v.unexpandable_value_sets(),
+            &mut sites,
+        );
         for (ptr, expr) in sites.into_iter().take(40) {
             let mut m = json.clone();
             *m.pointer_mut(&ptr).unwrap() = Value::String("zz-not-a-member".into());
-            let got: Vec<_> = v.validate(&m).into_iter().filter(|i| !before.contains(i)).map(|i| format!("{} {}", i.expression, i.code)).collect();
-            assert_eq!(got, vec![format!("{expr} code-invalid")], "{} {ptr}", path.display());
+            let got: Vec<_> = v
+                .validate(&m)
+                .into_iter()
+                .filter(|i| !before.contains(i))
+                .map(|i| format!("{} {}", i.expression, i.code))
+                .collect();
+            assert_eq!(
+                got,
+                vec![format!("{expr} code-invalid")],
+                "{} {ptr}",
+                path.display()
+            );
             checked += 1;
         }
     }
@@ -262,7 +327,10 @@ fn required_code_mutations_in_examples() {
 #[allow(clippy::too_many_arguments)]
 fn code_sites(
     v: &serde_json::Value,
-    elements: &std::collections::HashMap<String, std::collections::HashMap<String, serde_json::Value>>,
+    elements: &std::collections::HashMap<
+        String,
+        std::collections::HashMap<String, serde_json::Value>,
+    >,
     ty: &str,
     epath: &str,
     ptr: &mut Vec<String>,
@@ -281,7 +349,9 @@ fn code_sites(
         let code = ed["type"][0]["code"].as_str().unwrap_or("");
         let has_children = els.keys().any(|x| x.starts_with(&format!("{p}.")));
         let items: Vec<(Option<usize>, &serde_json::Value)> = match child {
-            serde_json::Value::Array(a) => a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect(),
+            serde_json::Value::Array(a) => {
+                a.iter().enumerate().map(|(i, x)| (Some(i), x)).collect()
+            }
             x => vec![(None, x)],
         };
         for (i, item) in items {
@@ -298,7 +368,13 @@ fn code_sites(
                 code_sites(item, elements, rt, rt, ptr, e, unexpandable, out);
             } else if code == "code" && item.is_string() {
                 let b = &ed["binding"];
-                let vs = b["valueSet"].as_str().unwrap_or("").split('|').next().unwrap().to_string();
+                let vs = b["valueSet"]
+                    .as_str()
+                    .unwrap_or("")
+                    .split('|')
+                    .next()
+                    .unwrap()
+                    .to_string();
                 if b["strength"] == "required" && !unexpandable.contains(&vs) {
                     out.push((format!("/{}", ptr.join("/")), e));
                 }

@@ -206,9 +206,28 @@ fn strings<'a>(o: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
     }
 }
 
-fn instant_field(item: &Item) -> bool {
+/// Elements of type instant in R4: a point in time, indexed as low = high.
+const INSTANT_ELEMENTS: &[(&str, &str)] = &[
+    ("Appointment", "start"),
+    ("Appointment", "end"),
+    ("AppointmentResponse", "start"),
+    ("AppointmentResponse", "end"),
+    ("AuditEvent", "recorded"),
+    ("Bundle", "timestamp"),
+    ("DiagnosticReport", "issued"),
+    ("DocumentReference", "date"),
+    ("Media", "issued"),
+    ("Observation", "issued"),
+    ("Provenance", "recorded"),
+    ("Slot", "start"),
+    ("Slot", "end"),
+    ("Subscription", "end"),
+];
+
+fn instant_field(item: &Item, resource_type: &str) -> bool {
     item.ty.as_deref() == Some("instant")
-        || (item.ty.is_none() && matches!(item.field.as_str(), "lastUpdated" | "issued" | "recorded" | "timestamp"))
+        || (item.ty.is_none()
+            && (item.field == "lastUpdated" || INSTANT_ELEMENTS.contains(&(resource_type, item.field.as_str()))))
 }
 
 fn opt_fold(s: Option<&str>) -> Option<String> {
@@ -216,7 +235,7 @@ fn opt_fold(s: Option<&str>) -> Option<String> {
 }
 
 /// Appends the rows for one value found by a parameter's expression.
-pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRow>) {
+pub fn rows_for(param: &str, kind: ParamType, item: &Item, resource_type: &str, out: &mut Vec<IndexRow>) {
     let p = || param.to_string();
     let v = item.value;
     let ty = item.ty.as_deref();
@@ -281,7 +300,9 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
         }
         ParamType::Date => {
             let range = match v {
-                Value::String(s) => date_range(s).map(|(lo, hi)| if instant_field(item) { (lo, lo) } else { (lo, hi) }),
+                // A choice typed string (CarePlan.activity.detail.scheduledString) is free text, not a date.
+                Value::String(_) if matches!(ty, Some(t) if !matches!(t, "date" | "dateTime" | "instant")) => None,
+                Value::String(s) => date_range(s).map(|(lo, hi)| if instant_field(item, resource_type) { (lo, lo) } else { (lo, hi) }),
                 Value::Object(o) if matches!(ty, None | Some("Period")) && (o.contains_key("start") || o.contains_key("end")) => {
                     let lo = match str_of(o, "start") {
                         Some(s) => date_range(s).map(|r| r.0),
@@ -367,6 +388,8 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
     match item.value {
         Value::String(s) => out.push(tok(None, Some(s.clone()), None)),
         Value::Bool(b) => out.push(tok(None, Some(b.to_string()), None)),
+        // A Reference or a Quantity in a token expression is not a token; leave it out rather than guess.
+        Value::Object(o) if o.contains_key("reference") || o.get("value").is_some_and(|v| !v.is_string()) => {}
         Value::Object(o) => {
             let kind = match ty {
                 Some(t) => t,
@@ -374,7 +397,7 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
                 None if o.contains_key("value") => {
                     // Identifier.system is a URI; ContactPoint.system is a bare code such as "phone".
                     let sys_is_code = str_of(o, "system").is_some_and(|s| !s.contains(':'));
-                    if sys_is_code || o.contains_key("rank") || (item.field == "telecom" && !o.contains_key("system")) {
+                    if sys_is_code || o.contains_key("rank") || (matches!(item.field.as_str(), "telecom" | "contact") && !o.contains_key("system")) {
                         "ContactPoint"
                     } else {
                         "Identifier"

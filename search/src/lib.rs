@@ -1,6 +1,9 @@
 //! FHIR R4 search: the SearchParameter registry, index-row extraction and query → SQL translation.
+#![warn(missing_docs)]
 
+/// Value conversion from FHIR JSON to index rows, shared with query-value parsing.
 pub mod extract;
+/// The small FHIRPath subset used until the real engine lands.
 pub mod path;
 mod query;
 
@@ -83,6 +86,7 @@ impl SearchParam {
 
 /// One row for the idx_* tables; `param` is the search parameter code.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // each field is the idx_* column of the same name
 pub enum IndexRow {
     /// idx_string
     String { param: String, value_norm: String, value_exact: String },
@@ -260,7 +264,7 @@ impl Registry {
             let Some(expr) = &sp.compiled else { continue };
             let start = out.len();
             for item in path::evaluate(expr, resource) {
-                extract::rows_for(&sp.code, sp.kind, &item, &mut out);
+                extract::rows_for(&sp.code, sp.kind, &item, rt, &mut out);
             }
             dedup_tail(&mut out, start);
         }

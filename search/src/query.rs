@@ -291,7 +291,8 @@ pub(crate) fn parse(reg: &Registry, rt: &str, params: &[(String, String)]) -> Re
         if NOT_YET_SPECIAL.contains(&code) {
             return Err(err(name, format!("{code} is not supported yet")));
         }
-        if let Some((head, _)) = code.split_once('.') {
+        if name.contains('.') && !code.starts_with('_') {
+            let head = name.split(['.', ':']).next().unwrap_or_default();
             return Err(match reg.param(rt, head) {
                 Some(sp) if sp.kind == ParamType::Reference => err(name, "chained search is not supported yet"),
                 _ => err(name, format!("unknown search parameter '{head}' for {rt}")),
@@ -439,7 +440,7 @@ fn parse_cond(
         ParamType::Reference => {
             let type_mod = match modifier {
                 None | Some("identifier") => None,
-                Some(m @ ("above" | "below" | "missing")) => return Err(not_yet(m)),
+                Some(m @ ("above" | "below")) => return Err(not_yet(m)),
                 Some(m) if reg.resource_types().iter().any(|t| t == m) => {
                     if !targets.is_empty() && !targets.iter().any(|t| t == m) {
                         return Err(err(name, format!("{m} is not a target type of this parameter")));

@@ -145,18 +145,37 @@ impl Tx {
 }
 
 impl Backend {
-    /// A bind placeholder for JSON document text.
-    pub fn json_param(self, n: usize) -> String {
+    /// Column list that stores a JSON document.
+    pub fn json_cols(self) -> &'static str {
         match self {
-            Backend::Postgres => format!("${n}::jsonb"),
+            Backend::Postgres => "content, content_text",
+            Backend::Sqlite => "content",
+        }
+    }
+    /// Values for [`Backend::json_cols`] from the document text bound at `$n`.
+    pub fn json_values(self, n: usize) -> String {
+        match self {
+            Backend::Postgres => format!("(${n}::text)::jsonb, {}", Self::pg_exact_text(n)),
             Backend::Sqlite => format!("${n}"),
         }
     }
-    /// A column holding a JSON document, read back as text.
-    pub fn json_col(self, col: &str) -> String {
+    /// `SET` assignments for [`Backend::json_cols`] from `$n`.
+    pub fn json_set(self, n: usize) -> String {
         match self {
-            Backend::Postgres => format!("{col}::text"),
-            Backend::Sqlite => col.to_string(),
+            Backend::Postgres => format!("content = (${n}::text)::jsonb, content_text = {}", Self::pg_exact_text(n)),
+            Backend::Sqlite => format!("content = ${n}"),
+        }
+    }
+    /// Keeps the exact text only when an exponent-notation number may be present (a false
+    /// positive inside a string merely stores text that was not needed).
+    fn pg_exact_text(n: usize) -> String {
+        format!("CASE WHEN ${n}::text ~ '[0-9][eE][-+]?[0-9]' THEN ${n}::text END")
+    }
+    /// A stored JSON document, read back as text; `prefix` is a table alias with dot, or "".
+    pub fn json_col(self, prefix: &str) -> String {
+        match self {
+            Backend::Postgres => format!("COALESCE({prefix}content_text, {prefix}content::text)"),
+            Backend::Sqlite => format!("{prefix}content"),
         }
     }
 }

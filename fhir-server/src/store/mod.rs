@@ -73,7 +73,7 @@ struct Statements {
 
 impl Statements {
     fn new(b: Backend) -> Self {
-        let content = b.json_col("content");
+        let content = b.json_col("");
         Statements {
             read: format!("SELECT rid, version, last_updated, deleted, {content} AS content FROM resource WHERE res_type = $1 AND res_id = $2"),
             read_for_write: format!(
@@ -82,18 +82,20 @@ impl Statements {
             ),
             vread: format!("SELECT seq, res_type, res_id, version, last_updated, deleted, method, {content} AS content FROM resource_history WHERE res_type = $1 AND res_id = $2 AND version = $3"),
             insert_resource: format!(
-                "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) VALUES ($1, $2, $3, $4, $5, {}) RETURNING rid",
-                b.json_param(6)
+                "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, {}) VALUES ($1, $2, $3, $4, $5, {}) RETURNING rid",
+                b.json_cols(),
+                b.json_values(6)
             ),
             update_resource: format!(
-                "UPDATE resource SET version = $2, last_updated = $3, deleted = $4, content = {} WHERE rid = $1",
-                b.json_param(5)
+                "UPDATE resource SET version = $2, last_updated = $3, deleted = $4, {} WHERE rid = $1",
+                b.json_set(5)
             ),
             insert_history: format!(
-                "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, content) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
-                b.json_param(8)
+                "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
+                b.json_cols(),
+                b.json_values(8)
             ),
-            history_cols: format!("h.seq, h.res_type, h.res_id, h.version, h.last_updated, h.deleted, h.method, {} AS content", b.json_col("h.content")),
+            history_cols: format!("h.seq, h.res_type, h.res_id, h.version, h.last_updated, h.deleted, h.method, {} AS content", b.json_col("h.")),
         }
     }
 }
@@ -195,7 +197,7 @@ impl Store {
 
     /// Matching resources for a type-level search page: (rid, content), keyset-paged on rid.
     pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-        let cols = format!("r.rid, {}", self.backend().json_col("r.content"));
+        let cols = format!("r.rid, {}", self.backend().json_col("r."));
         let (sql, args) = search_sql(res_type, filter, &cols, after_rid, limit);
         let bound = bind_args(&args, &filter.args, res_type);
         self.pool.fetch(&sql, &bound).await

@@ -1,0 +1,148 @@
+//! Query parsing: accepted forms, result parameters, and every strict refusal naming its parameter.
+mod common;
+
+use common::*;
+use search::SqlArg;
+
+/// (resource type, query, parameter the error must name, text its message must contain)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+
+fn err(rt: &str, pairs: &[(&str, &str)]) -> (String, String) {
+    match registry().parse_query(rt, &q(pairs)) {
+        Ok(query) => panic!("{pairs:?} was accepted: {:?}", query.filters),
+        Err(e) => (e.param, e.message),
+    }
+}
+
+#[test]
+fn accepts_good_queries() {
+    let good: &[(&str, &[(&str, &str)])] = &[
+        ("Patient", &[("name", "peter"), ("name:exact", "Peter"), ("name:contains", "et"), ("family:missing", "true")]),
+        ("Patient", &[("identifier", "http://x|1"), ("identifier", "|1"), ("identifier", "http://x|"), ("identifier", "1,2")]),
+        ("Patient", &[("identifier:of-type", "http://t|MR|1"), ("gender:not", "male"), ("language:text", "dutch")]),
+        ("Patient", &[("birthdate", "1970"), ("birthdate", "ge1970-01"), ("birthdate", "lt1970-01-01T10:00:00+01:00")]),
+        ("Patient", &[("birthdate", "sa2000-01-01T00:00Z"), ("birthdate", "eb2001"), ("birthdate", "ap2000"), ("birthdate", "ne2000")]),
+        ("Patient", &[("organization", "Organization/1"), ("organization", "1"), ("organization:Organization", "1")]),
+        ("Patient", &[("organization", "http://example.org/fhir/Organization/1"), ("organization:identifier", "http://x|1")]),
+        ("Patient", &[("general-practitioner", "Practitioner/1/_history/2"), ("link:missing", "false")]),
+        ("Patient", &[("_id", "a-b.c"), ("_lastUpdated", "gt2020-01-01T00:00:00.123Z"), ("_tag", "http://s|c"), ("_profile", "http://p")]),
+        ("Patient", &[("_security", "R"), ("_source", "http://src")]),
+        ("Observation", &[("value-quantity", "5.4|http://unitsofmeasure.org|mg"), ("value-quantity", "gt5.4||mg"), ("value-quantity", "le1e2")]),
+        ("RiskAssessment", &[("probability", "0.5"), ("probability", "-1"), ("probability", "ap1.50")]),
+        ("Questionnaire", &[("url", "http://x/y"), ("url:below", "http://x"), ("url:above", "http://x/y/z")]),
+        ("Observation", &[("code", "a\\,b"), ("code", "sys\\|x|c")]),
+    ];
+    for (rt, pairs) in good {
+        let query = registry().parse_query(rt, &q(pairs)).unwrap_or_else(|e| panic!("{rt} {pairs:?}: {e}"));
+        assert_eq!(query.filters.len(), pairs.len());
+        let sql = query.to_sql(1);
+        assert!(sql.sql.contains(&format!("${}", sql.args.len())));
+    }
+}
+
+#[test]
+fn escapes_are_honoured() {
+    let query = registry().parse_query("Observation", &q(&[("code", "a\\,b"), ("code", "sys\\|x|c")])).unwrap();
+    let args = query.to_sql(1).args;
+    assert!(args.contains(&SqlArg::Text("a,b".into())), "{args:?}");
+    assert!(args.contains(&SqlArg::Text("sys|x".into())), "{args:?}");
+    assert!(args.contains(&SqlArg::Text("c".into())), "{args:?}");
+}
+
+#[test]
+fn result_parameters_go_to_control_in_order() {
+    let pairs = [
+        ("_count", "10"),
+        ("name", "x"),
+        ("_sort", "-birthdate"),
+        ("_include", "Patient:organization"),
+        ("_revinclude:iterate", "Observation:subject"),
+        ("_summary", "count"),
+        ("_elements", "id,name"),
+        ("_total", "accurate"),
+        ("_contained", "true"),
+        ("_format", "json"),
+        ("_pretty", "true"),
+    ];
+    let query = registry().parse_query("Patient", &q(&pairs)).unwrap();
+    assert_eq!(query.filters.len(), 1);
+    let want: Vec<(String, String)> = q(&pairs).into_iter().filter(|(k, _)| k != "name").collect();
+    assert_eq!(query.control, want);
+    assert_eq!(registry().parse_query("Patient", &q(&[("_count", "5")])).unwrap().to_sql(1).sql, "1=1");
+}
+
+#[test]
+fn strict_errors_name_the_parameter() {
+    let cases: &[Case] = &[
+        // unknown parameter / modifier
+        ("Patient", &[("nosuch", "x")], "nosuch", "unknown"),
+        ("Patient", &[("name", "x"), ("value-quantity", "1")], "value-quantity", "unknown"),
+        ("Patient", &[("name:fuzzy", "x")], "name:fuzzy", "unknown modifier"),
+        ("Patient", &[("gender:exact", "male")], "gender:exact", "unknown modifier"),
+        ("Patient", &[("birthdate:exact", "2000")], "birthdate:exact", "unknown modifier"),
+        ("Patient", &[("organization:Nonsense", "1")], "organization:Nonsense", "unknown modifier"),
+        ("Patient", &[("organization:Patient", "1")], "organization:Patient", "not a target type"),
+        // malformed values
+        ("Patient", &[("birthdate", "2000-13")], "birthdate", "not a valid date"),
+        ("Patient", &[("birthdate", "xx2000")], "birthdate", "not a valid date"),
+        ("Patient", &[("birthdate", "2000-02-30")], "birthdate", "not a valid date"),
+        ("Patient", &[("_lastUpdated", "yesterday")], "_lastUpdated", "not a valid date"),
+        ("Patient", &[("gender:missing", "maybe")], "gender:missing", "true or false"),
+        ("Patient", &[("identifier", "a|b|c")], "identifier", "more than one"),
+        ("Patient", &[("identifier", "|")], "identifier", "empty"),
+        ("Patient", &[("identifier:of-type", "a|b")], "identifier:of-type", "system|code|value"),
+        ("Patient", &[("name", "")], "name", "empty"),
+        ("Patient", &[("name", "a,,b")], "name", "empty"),
+        ("Patient", &[("_id", "a b")], "_id", "not a valid id"),
+        ("Patient", &[("organization", "not a ref!")], "organization", "not a reference"),
+        ("Patient", &[("organization:identifier", "|")], "organization:identifier", "system|value"),
+        ("RiskAssessment", &[("probability", "abc")], "probability", "not a valid number"),
+        ("RiskAssessment", &[("probability", "gt")], "probability", "not a valid number"),
+        ("Observation", &[("value-quantity", "5|a")], "value-quantity", "number|system|code"),
+        ("Observation", &[("value-quantity", "x|a|b")], "value-quantity", "no valid number"),
+        ("Observation", &[("value-quantity", "5|http://u|")], "value-quantity", "needs a code"),
+        // not supported yet
+        ("Observation", &[("subject.name", "peter")], "subject.name", "chained search is not supported yet"),
+        ("Observation", &[("subject:Patient.name", "peter")], "subject:Patient.name", "chained search is not supported yet"),
+        ("Patient", &[("_has:Observation:patient:code", "1234")], "_has:Observation:patient:code", "not supported yet"),
+        ("Observation", &[("code:in", "http://vs")], "code:in", "not supported yet"),
+        ("Observation", &[("code:not-in", "http://vs")], "code:not-in", "not supported yet"),
+        ("Observation", &[("code:above", "http://s|c")], "code:above", "not supported yet"),
+        ("Observation", &[("code:below", "http://s|c")], "code:below", "not supported yet"),
+        ("Observation", &[("subject:above", "Patient/1")], "subject:above", "not supported yet"),
+        ("Observation", &[("code-value-quantity", "http://loinc.org|1$gt5")], "code-value-quantity", "not supported yet"),
+        ("Location", &[("near", "42|-71|10|km")], "near", "not supported yet"),
+        ("Patient", &[("deceased", "true")], "deceased", "not supported yet"),
+        ("Patient", &[("phonetic", "smith")], "phonetic", "not supported yet"),
+        ("Patient", &[("_text", "x")], "_text", "not supported yet"),
+        ("Patient", &[("_content", "x")], "_content", "not supported yet"),
+        ("Patient", &[("_filter", "name eq x")], "_filter", "not supported yet"),
+        ("Patient", &[("_list", "42")], "_list", "not supported yet"),
+        ("Patient", &[("_query", "q")], "_query", "not supported yet"),
+        ("Observation", &[("subject", "http://x/Patient/1|2")], "subject", "not supported yet"),
+        ("Patient", &[("_id:not", "x")], "_id:not", "not supported"),
+    ];
+    for (rt, pairs, param, msg) in cases {
+        let (p, m) = err(rt, pairs);
+        assert_eq!(&p, param, "{pairs:?}: {m}");
+        assert!(m.contains(msg), "{pairs:?}: message '{m}' lacks '{msg}'");
+    }
+}
+
+#[test]
+fn sql_shape() {
+    let query = registry()
+        .parse_query("Patient", &q(&[("family", "smi"), ("gender:missing", "true"), ("_lastUpdated", "ge2020")]))
+        .unwrap();
+    let f = query.to_sql(2);
+    println!("{}\n{:?}", f.sql, f.args);
+    assert_eq!(
+        f.sql,
+        "(r.rid IN (SELECT x.rid FROM idx_string x WHERE x.res_type = $2 AND x.param = $3 AND ((x.value_norm >= $4 AND x.value_norm < $5)))) \
+         AND (r.rid NOT IN (SELECT x.rid FROM idx_token x WHERE x.res_type = $6 AND x.param = $7)) \
+         AND (((r.last_updated > $8 OR (r.last_updated >= $9 AND r.last_updated <= $10))))"
+    );
+    assert_eq!(f.args[2], SqlArg::Text("smi".into()));
+    assert_eq!(f.args[3], SqlArg::Text("smj".into()));
+    assert_eq!(f.args.len(), 9);
+}
