@@ -418,6 +418,20 @@ async fn batch_entries_are_independent(f: &Fhir) {
     assert_eq!(f.get(&format!("Patient?identifier=urn:test|{ident}")).await.json()["total"], json!(1));
 }
 
+async fn every_error_is_an_operation_outcome(f: &Fhir) {
+    // An undecodable path segment is rejected before any handler runs; it still gets an OperationOutcome.
+    let r = f.get("Patient/%FF").await;
+    assert!(r.status == 400 || r.status == 404, "{}", r.status);
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+    let r = f.send(Method::POST, "Patient/some-id", Some(&patient(&unique())), &[]).await.expect(405);
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+    let r = f.get("no/such/endpoint/at/all").await.expect(404);
+    assert_eq!(r.json()["resourceType"], "OperationOutcome");
+    // Rendering parameters on a conditional URL are not taken as criteria.
+    let ident = unique();
+    f.put(&format!("Patient?identifier=urn:test|{ident}&_format=json"), &patient(&ident)).await.expect(201);
+}
+
 async fn capability_statement(f: &Fhir) {
     let cs = f.get("metadata").await.expect(200).json();
     assert_eq!(cs["resourceType"], "CapabilityStatement");
@@ -465,6 +479,7 @@ both_backends!(
     transaction_rewrites_and_orders,
     transaction_is_all_or_nothing,
     batch_entries_are_independent,
+    every_error_is_an_operation_outcome,
     capability_statement,
     health_probes,
 );

@@ -35,7 +35,7 @@ CREATE INDEX resource_history_updated ON resource_history (last_updated);
 -- Search index: one table per value kind, rows only for current, non-deleted versions.
 CREATE TABLE idx_string (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    value_norm TEXT NOT NULL,      -- case- and accent-folded
+    value_norm TEXT COLLATE "C" NOT NULL,  -- case- and accent-folded; byte order so prefix ranges work
     value_exact TEXT NOT NULL
 );
 CREATE INDEX idx_string_lookup ON idx_string (res_type, param, value_norm);
@@ -44,7 +44,7 @@ CREATE INDEX idx_string_rid ON idx_string (rid);
 CREATE TABLE idx_token (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
     system TEXT, code TEXT,
-    text_norm TEXT,                -- folded display / CodeableConcept.text, for :text
+    text_norm TEXT COLLATE "C",    -- folded display / CodeableConcept.text, for :text
     type_system TEXT, type_code TEXT  -- Identifier.type, for :of-type
 );
 CREATE INDEX idx_token_code ON idx_token (res_type, param, code, system);
@@ -84,7 +84,7 @@ CREATE INDEX idx_quantity_rid ON idx_quantity (rid);
 
 CREATE TABLE idx_uri (
     rid BIGINT NOT NULL, res_type TEXT NOT NULL, param TEXT NOT NULL,
-    value TEXT NOT NULL
+    value TEXT COLLATE "C" NOT NULL
 );
 CREATE INDEX idx_uri_lookup ON idx_uri (res_type, param, value);
 CREATE INDEX idx_uri_rid ON idx_uri (rid);

@@ -1,4 +1,9 @@
 //! FHIR R4 search: the SearchParameter registry, index-row extraction and query → SQL translation.
+//!
+//! Storage contract: on every create/update, delete the resource's idx_* rows and insert
+//! `Registry::extract` of the new current version (after `id` and `meta.lastUpdated` are set);
+//! on delete, remove them. `_id` and `_lastUpdated` are answered from `resource.res_id` and
+//! `resource.last_updated`, so those columns must agree with the JSON.
 #![warn(missing_docs)]
 
 /// Value conversion from FHIR JSON to index rows, shared with query-value parsing.

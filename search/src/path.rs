@@ -40,6 +40,9 @@ pub enum Step {
     First,
     /// `[n]`.
     Index(usize),
+    /// `.extension('url')`, yielding each matching extension's value[x]: a search parameter
+    /// over an extension means its value (as other servers index it), not the Extension element.
+    Extension(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -252,6 +255,10 @@ impl Parser {
         let step = match name {
             "as" | "ofType" => Step::As(self.type_name()?),
             "first" => Step::First,
+            "extension" => match self.next() {
+                Some(Tok::Str(url)) => Step::Extension(url),
+                x => return Err(format!("extension() needs a string literal, found {x:?}")),
+            },
             "where" => self.where_cond()?,
             other => return Err(format!("unsupported function {other}()")),
         };
@@ -408,6 +415,12 @@ fn step<'a>(items: Vec<Item<'a>>, s: &Step) -> Vec<Item<'a>> {
         Step::Field(f) => items.iter().flat_map(|i| children(i, f)).collect(),
         Step::First => items.into_iter().take(1).collect(),
         Step::Index(n) => items.into_iter().skip(*n).take(1).collect(),
+        Step::Extension(url) => items
+            .iter()
+            .flat_map(|i| children(i, "extension"))
+            .filter(|e| e.value.get("url").and_then(Value::as_str) == Some(url.as_str()))
+            .flat_map(|e| children(&e, "value"))
+            .collect(),
         Step::As(t) => items
             .into_iter()
             .filter_map(|mut i| {

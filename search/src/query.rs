@@ -115,9 +115,10 @@ enum Cond {
     Direct(Vec<Frag>),
 }
 
+/// search.html result parameters plus `_format`/`_pretty`, and the server's own paging cursor.
 const RESULT_PARAMS: &[&str] = &[
     "_sort", "_count", "_include", "_revinclude", "_summary", "_total", "_elements", "_contained",
-    "_containedType", "_format", "_pretty",
+    "_containedType", "_format", "_pretty", "_cursor",
 ];
 
 const NOT_YET_SPECIAL: &[&str] = &["_has", "_filter", "_list", "_query", "_text", "_content", "_type"];

@@ -204,10 +204,67 @@ fn patient_and_observation_params_are_evaluable() {
 fn r4_registry_from_profiles_matches() {
     let r4 = search::Registry::r4();
     let ours = registry();
+    let pkg = profiles::Package::r4_core().resources("SearchParameter");
+    let bad: Vec<String> = pkg
+        .iter()
+        .filter_map(|p| {
+            let e = p["expression"].as_str()?;
+            search::path::compile(e).err().map(|why| format!("{}: {e} ({why})", p["code"].as_str().unwrap_or("?")))
+        })
+        .collect();
+    println!("package SearchParameters: {}, expressions outside the subset: {}", pkg.len(), bad.len());
+    for b in &bad {
+        println!("  {b}");
+    }
     for rt in ["Patient", "Observation", "Encounter"] {
         let a: BTreeSet<_> = r4.params_for(rt).map(|p| p.code.clone()).collect();
         let b: BTreeSet<_> = ours.params_for(rt).map(|p| p.code.clone()).collect();
         // The package also carries extension SearchParameters that the spec bundle lacks.
         assert!(a.is_superset(&b), "{rt}: missing {:?}", b.difference(&a).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn extension_parameters_index_the_extension_value() {
+    // Package parameter gene-identifier: Observation.extension('http://hl7.org/fhir/StructureDefinition/observation-geneticsGene')
+    let obs = serde_json::json!({
+        "resourceType": "Observation", "id": "g", "status": "final", "code": {"text": "x"},
+        "extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/observation-geneticsGene",
+             "valueCodeableConcept": {"coding": [{"system": "http://www.genenames.org", "code": "3236", "display": "EGFR"}]}},
+            {"url": "http://example.org/other", "valueCodeableConcept": {"coding": [{"system": "http://x", "code": "no"}]}}
+        ]
+    });
+    let rows = search::Registry::r4().extract(&obs);
+    assert_eq!(tokens(&rows, "gene-identifier"), vec![(s("http://www.genenames.org"), s("3236"))]);
+    assert!(rows.iter().all(|r| !matches!(r, IndexRow::Token { code: Some(c), .. } if c == "no")));
+}
+
+#[test]
+fn path_subset_compiles_and_refuses() {
+    use search::path::compile;
+    for ok in [
+        "Patient.name",
+        "(Observation.value as Quantity) | (Observation.value as SampledData)",
+        "Condition.onset.as(Age) | Condition.onset.as(Range)",
+        "Patient.telecom.where(system='phone')",
+        "CarePlan.subject.where(resolve() is Patient)",
+        "(Observation.value as CodeableConcept).text",
+        "Bundle.entry[0].resource",
+        "name | alias",
+        "Observation.extension('http://x')",
+        "Observation.value.ofType(FHIR.Quantity)",
+    ] {
+        assert!(compile(ok).is_ok(), "{ok}: {:?}", compile(ok).err());
+    }
+    for bad in [
+        "Patient.deceased.exists() and Patient.deceased != false",
+        "Patient.name.where(given.exists())",
+        "Observation.value > 5",
+        "Patient.name.select(given)",
+        "Patient.name[",
+        "Patient.name.where(use = 'x'",
+    ] {
+        assert!(compile(bad).is_err(), "{bad} compiled");
     }
 }

@@ -63,6 +63,7 @@ fn result_parameters_go_to_control_in_order() {
         ("_contained", "true"),
         ("_format", "json"),
         ("_pretty", "true"),
+        ("_cursor", "42"),
     ];
     let query = registry().parse_query("Patient", &q(&pairs)).unwrap();
     assert_eq!(query.filters.len(), 1);

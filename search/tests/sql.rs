@@ -5,102 +5,206 @@ mod common;
 use common::*;
 use search::{IndexRow, SqlArg};
 use serde_json::{json, Value};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use sqlx::Row;
 
-const MIGRATION: &str = include_str!("../../migrations/sqlite/0001_store.sql");
+const SQLITE_MIGRATION: &str = include_str!("../../migrations/sqlite/0001_store.sql");
+const PG_MIGRATION: &str = include_str!("../../migrations/postgres/0001_store.sql");
 /// last_updated for examples without meta.lastUpdated.
 const DEFAULT_UPDATED: &str = "2020-01-01T00:00:00Z";
+/// When set (e.g. postgres://postgres@127.0.0.1:54329/postgres), every check also runs on PostgreSQL.
+const PG_ENV: &str = "SEARCH_TEST_PG_URL";
 
 fn synthetic() -> Vec<Value> {
     vec![json!({
         "resourceType": "Patient", "id": "synthetic-accent",
-        "name": [{"family": "Ångström", "given": ["Zoë"]}],
+        "name": [{"family": "Ångström", "given": ["Zoë"]}, {"family": "Zeta"}],
         "meta": {"lastUpdated": "2021-06-01T12:00:00.123456Z"}
     })]
 }
 
-async fn db() -> SqlitePool {
-    let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
-    sqlx::raw_sql(MIGRATION).execute(&pool).await.unwrap();
-    let reg = registry();
-    let mut tx = pool.begin().await.unwrap();
-    for r in examples().into_iter().chain(synthetic()) {
-        let rt = r["resourceType"].as_str().unwrap().to_string();
-        let id = r["id"].as_str().unwrap().to_string();
-        let lu = r.pointer("/meta/lastUpdated").and_then(Value::as_str).unwrap_or(DEFAULT_UPDATED);
-        let lu = search::extract::date_range(lu).unwrap().0;
-        let rid: i64 = sqlx::query(
-            "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, content) VALUES ($1, $2, 1, $3, FALSE, $4) RETURNING rid",
-        )
-        .bind(&rt)
-        .bind(&id)
-        .bind(lu)
-        .bind(r.to_string())
-        .fetch_one(&mut *tx)
-        .await
-        .unwrap()
-        .get(0);
-        for row in reg.extract(&r) {
-            let q = match &row {
-                IndexRow::String { param, value_norm, value_exact } => sqlx::query(
-                    "INSERT INTO idx_string (rid, res_type, param, value_norm, value_exact) VALUES ($1,$2,$3,$4,$5)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(value_norm).bind(value_exact),
-                IndexRow::Token { param, system, code, text_norm, type_system, type_code } => sqlx::query(
-                    "INSERT INTO idx_token (rid, res_type, param, system, code, text_norm, type_system, type_code) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(system).bind(code).bind(text_norm).bind(type_system).bind(type_code),
-                IndexRow::Reference { param, target_type, target_id, target_version, url, ident_system, ident_value } => sqlx::query(
-                    "INSERT INTO idx_reference (rid, res_type, param, target_type, target_id, target_version, url, ident_system, ident_value) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(target_type).bind(target_id).bind(target_version).bind(url).bind(ident_system).bind(ident_value),
-                IndexRow::Date { param, low, high } => sqlx::query(
-                    "INSERT INTO idx_date (rid, res_type, param, low, high) VALUES ($1,$2,$3,$4,$5)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(low).bind(high),
-                IndexRow::Number { param, value, low, high } => sqlx::query(
-                    "INSERT INTO idx_number (rid, res_type, param, value, low, high) VALUES ($1,$2,$3,$4,$5,$6)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(value).bind(low).bind(high),
-                IndexRow::Quantity { param, value, low, high, system, code, unit, canon_value, canon_code } => sqlx::query(
-                    "INSERT INTO idx_quantity (rid, res_type, param, value, low, high, system, code, unit, canon_value, canon_code) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(value).bind(low).bind(high).bind(system).bind(code).bind(unit).bind(canon_value).bind(canon_code),
-                IndexRow::Uri { param, value } => sqlx::query(
-                    "INSERT INTO idx_uri (rid, res_type, param, value) VALUES ($1,$2,$3,$4)",
-                )
-                .bind(rid).bind(&rt).bind(param).bind(value),
+/// A bind value for the loader, nullable unlike SqlArg.
+enum A {
+    T(Option<String>),
+    I(i64),
+    F(Option<f64>),
+}
+
+fn t(s: &str) -> A {
+    A::T(Some(s.to_string()))
+}
+
+fn row_insert(row: &IndexRow, rid: i64, rt: &str) -> (String, Vec<A>) {
+    let (table, mut cols, mut args): (&str, Vec<&str>, Vec<A>) = match row {
+        IndexRow::String { value_norm, value_exact, .. } => {
+            ("idx_string", vec!["value_norm", "value_exact"], vec![t(value_norm), t(value_exact)])
+        }
+        IndexRow::Token { system, code, text_norm, type_system, type_code, .. } => (
+            "idx_token",
+            vec!["system", "code", "text_norm", "type_system", "type_code"],
+            vec![A::T(system.clone()), A::T(code.clone()), A::T(text_norm.clone()), A::T(type_system.clone()), A::T(type_code.clone())],
+        ),
+        IndexRow::Reference { target_type, target_id, target_version, url, ident_system, ident_value, .. } => (
+            "idx_reference",
+            vec!["target_type", "target_id", "target_version", "url", "ident_system", "ident_value"],
+            vec![
+                A::T(target_type.clone()),
+                A::T(target_id.clone()),
+                A::T(target_version.clone()),
+                A::T(url.clone()),
+                A::T(ident_system.clone()),
+                A::T(ident_value.clone()),
+            ],
+        ),
+        IndexRow::Date { low, high, .. } => ("idx_date", vec!["low", "high"], vec![A::I(*low), A::I(*high)]),
+        IndexRow::Number { value, low, high, .. } => {
+            ("idx_number", vec!["value", "low", "high"], vec![A::F(Some(*value)), A::F(Some(*low)), A::F(Some(*high))])
+        }
+        IndexRow::Quantity { value, low, high, system, code, unit, canon_value, canon_code, .. } => (
+            "idx_quantity",
+            vec!["value", "low", "high", "system", "code", "unit", "canon_value", "canon_code"],
+            vec![
+                A::F(Some(*value)),
+                A::F(Some(*low)),
+                A::F(Some(*high)),
+                A::T(system.clone()),
+                A::T(code.clone()),
+                A::T(unit.clone()),
+                A::F(*canon_value),
+                A::T(canon_code.clone()),
+            ],
+        ),
+        IndexRow::Uri { value, .. } => ("idx_uri", vec!["value"], vec![t(value)]),
+    };
+    let mut all = vec!["rid", "res_type", "param"];
+    all.append(&mut cols);
+    let mut head = vec![A::I(rid), t(rt), t(row.param())];
+    head.append(&mut args);
+    let marks: Vec<String> = (1..=all.len()).map(|i| format!("${i}")).collect();
+    (format!("INSERT INTO {table} ({}) VALUES ({})", all.join(", "), marks.join(", ")), head)
+}
+
+const RESOURCE_INSERT: &str =
+    "INSERT INTO resource (res_type, res_id, version, last_updated, deleted) VALUES ($1, $2, 1, $3, FALSE) RETURNING rid";
+
+fn corpus() -> Vec<(String, String, i64, Vec<IndexRow>)> {
+    examples()
+        .into_iter()
+        .chain(synthetic())
+        .map(|r| {
+            let lu = r.pointer("/meta/lastUpdated").and_then(Value::as_str).unwrap_or(DEFAULT_UPDATED);
+            let lu = search::extract::date_range(lu).unwrap().0;
+            let rows = registry().extract(&r);
+            (r["resourceType"].as_str().unwrap().to_string(), r["id"].as_str().unwrap().to_string(), lu, rows)
+        })
+        .collect()
+}
+
+enum Db {
+    Lite(SqlitePool),
+    Pg(PgPool),
+}
+
+macro_rules! bind_all {
+    ($q:expr, $args:expr) => {{
+        let mut q = $q;
+        for a in $args {
+            q = match a {
+                A::T(s) => q.bind(s),
+                A::I(i) => q.bind(i),
+                A::F(f) => q.bind(f),
             };
-            q.execute(&mut *tx).await.unwrap();
+        }
+        q
+    }};
+}
+
+async fn sqlite() -> Db {
+    let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
+    sqlx::raw_sql(SQLITE_MIGRATION).execute(&pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for (rt, id, lu, rows) in corpus() {
+        let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
+        for row in &rows {
+            let (sql, args) = row_insert(row, rid, &rt);
+            bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
         }
     }
     tx.commit().await.unwrap();
-    pool
+    Db::Lite(pool)
 }
 
-async fn search(pool: &SqlitePool, rt: &str, pairs: &[(&str, &str)]) -> Vec<String> {
+/// A fresh database per test on the server named by SEARCH_TEST_PG_URL.
+async fn postgres(name: &str) -> Option<Db> {
+    let url = std::env::var(PG_ENV).ok()?;
+    let admin = PgPoolOptions::new().max_connections(1).connect(&url).await.unwrap();
+    let db = format!("search_test_{name}");
+    sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db}")).execute(&admin).await.unwrap();
+    sqlx::raw_sql(&format!("CREATE DATABASE {db}")).execute(&admin).await.unwrap();
+    let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
+    let pool = PgPoolOptions::new().max_connections(1).connect(&format!("{base}/{db}")).await.unwrap();
+    sqlx::raw_sql(PG_MIGRATION).execute(&pool).await.unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for (rt, id, lu, rows) in corpus() {
+        let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
+        for row in &rows {
+            let (sql, args) = row_insert(row, rid, &rt);
+            bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
+        }
+    }
+    tx.commit().await.unwrap();
+    Some(Db::Pg(pool))
+}
+
+async fn dbs(name: &str) -> Vec<Db> {
+    let mut v = vec![sqlite().await];
+    match postgres(name).await {
+        Some(pg) => v.push(pg),
+        None => println!("PostgreSQL leg not run: {PG_ENV} is unset"),
+    }
+    v
+}
+
+async fn search(db: &Db, rt: &str, pairs: &[(&str, &str)]) -> Vec<String> {
     let query = registry().parse_query(rt, &q(pairs)).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
     let f = query.to_sql(2);
     let sql = format!("SELECT r.res_id FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND {} ORDER BY r.res_id", f.sql);
-    let mut q = sqlx::query(&sql).bind(rt);
-    for a in f.args {
-        q = match a {
-            SqlArg::Text(s) => q.bind(s),
-            SqlArg::Int(i) => q.bind(i),
-            SqlArg::Float(x) => q.bind(x),
-        };
-    }
-    let rows = q.fetch_all(pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    let args = f.args.into_iter().map(|a| match a {
+        SqlArg::Text(s) => A::T(Some(s)),
+        SqlArg::Int(i) => A::I(i),
+        SqlArg::Float(x) => A::F(Some(x)),
+    });
+    let mut ids: Vec<String> = match db {
+        Db::Lite(p) => bind_all!(sqlx::query(&sql).bind(rt), args)
+            .fetch_all(p)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect(),
+        Db::Pg(p) => bind_all!(sqlx::query(&sql).bind(rt), args)
+            .fetch_all(p)
+            .await
+            .unwrap_or_else(|e| panic!("postgres: {sql}: {e}"))
+            .iter()
+            .map(|r| r.get::<String, _>(0))
+            .collect(),
+    };
+    // ORDER BY follows each backend's collation; compare in one order.
+    ids.sort();
+    ids
 }
 
 macro_rules! check {
-    ($pool:expr, $rt:expr, [$(($k:expr, $v:expr)),*], [$($id:expr),*]) => {{
+    ($dbs:expr, $rt:expr, [$(($k:expr, $v:expr)),*], [$($id:expr),*]) => {{
         let mut want: Vec<String> = vec![$($id.to_string()),*];
         want.sort();
-        let got = search(&$pool, $rt, &[$(($k, $v)),*]).await;
-        assert_eq!(got, want, "{} {:?}", $rt, [$(($k, $v)),*]);
+        for db in $dbs.iter() {
+            let got = search(db, $rt, &[$(($k, $v)),*]).await;
+            let which = match db { Db::Lite(_) => "sqlite", Db::Pg(_) => "postgres" };
+            assert_eq!(got, want, "{which}: {} {:?}", $rt, [$(($k, $v)),*]);
+        }
     }};
 }
 
@@ -108,7 +212,7 @@ const FEMALE: &[&str] = &["animal", "genetics-example1", "infant-mom", "infant-t
 
 #[tokio::test]
 async fn strings() {
-    let p = db().await;
+    let p = dbs("strings").await;
     check!(p, "Patient", [("family", "chalmers")], ["example"]);
     check!(p, "Patient", [("family", "SOLO")], ["infant-mom", "infant-twin-1", "infant-twin-2"]);
     check!(p, "Patient", [("family:exact", "Solo")], ["infant-mom", "infant-twin-1", "infant-twin-2"]);
@@ -120,6 +224,9 @@ async fn strings() {
     check!(p, "Patient", [("name", "pet")], ["example"]);
     check!(p, "Patient", [("name:contains", "an")], ["f001", "genetics-example1", "infant-mom", "mom", "pat4", "synthetic-accent"]);
     check!(p, "Patient", [("family", "angstrom")], ["synthetic-accent"]);
+    // Under a linguistic collation (ICU en-US) 'zeta' does not sort below '{', so the prefix range
+    // needs value_norm COLLATE "C" on PostgreSQL; SQLite compares bytes already.
+    check!(p, "Patient", [("family", "z")], ["synthetic-accent"]);
     check!(p, "Patient", [("name", "ZOE")], ["synthetic-accent"]);
     check!(p, "Patient", [("family:exact", "Ångström")], ["synthetic-accent"]);
     check!(p, "Patient", [("address-city", "amster")], ["f001", "f201"]);
@@ -130,7 +237,7 @@ async fn strings() {
 
 #[tokio::test]
 async fn tokens() {
-    let p = db().await;
+    let p = dbs("tokens").await;
     check!(p, "Patient", [("gender", "female")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6]]);
     check!(p, "Patient", [("gender:not", "male")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6], "pat2", "ihe-pcd", "synthetic-accent"]);
     check!(p, "Patient", [("gender", "other,female")], [FEMALE[0], FEMALE[1], FEMALE[2], FEMALE[3], FEMALE[4], FEMALE[5], FEMALE[6], "pat2"]);
@@ -159,7 +266,7 @@ async fn tokens() {
 
 #[tokio::test]
 async fn dates() {
-    let p = db().await;
+    let p = dbs("dates").await;
     check!(p, "Patient", [("birthdate", "1974-12-25")], ["ch-example", "example"]);
     check!(p, "Patient", [("birthdate", "eq1974")], ["ch-example", "example"]);
     check!(p, "Patient", [("birthdate", "1974-12-25T10:00:00Z")], []);
@@ -197,7 +304,7 @@ async fn dates() {
 
 #[tokio::test]
 async fn last_updated() {
-    let p = db().await;
+    let p = dbs("last_updated").await;
     check!(p, "Patient", [("_lastUpdated", "lt2015")], ["genetics-example1", "glossy", "mom"]);
     check!(p, "Patient", [("_lastUpdated", "2012-05-29T23:45:32Z")], ["genetics-example1", "mom"]);
     // glossy: 2014-11-13T11:41:00+11:00 is 2014-11-13T00:41Z.
@@ -211,7 +318,7 @@ async fn last_updated() {
 
 #[tokio::test]
 async fn quantities_and_numbers() {
-    let p = db().await;
+    let p = dbs("quantities_and_numbers").await;
     check!(p, "Observation", [("value-quantity", "185")], ["example"]);
     check!(p, "Observation", [("value-quantity", "185|http://unitsofmeasure.org|[lb_av]")], ["example"]);
     check!(p, "Observation", [("value-quantity", "185|http://snomed.info/sct|[lb_av]")], []);
@@ -252,7 +359,7 @@ async fn quantities_and_numbers() {
 
 #[tokio::test]
 async fn references_and_uris() {
-    let p = db().await;
+    let p = dbs("references_and_uris").await;
     let f001 = ["ekg", "f001", "f002", "f003", "f004", "f005", "unsat"];
     check!(p, "Observation", [("subject", "Patient/f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
     check!(p, "Observation", [("subject:Patient", "f001")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
@@ -276,9 +383,10 @@ async fn references_and_uris() {
 
 #[tokio::test]
 async fn empty_query_and_placeholders() {
-    let p = db().await;
-    let all = search(&p, "RiskAssessment", &[]).await;
-    assert_eq!(all.len(), 6);
+    let p = dbs("empty_query_and_placeholders").await;
+    for db in &p {
+        assert_eq!(search(db, "RiskAssessment", &[]).await.len(), 6);
+    }
     let f = registry().parse_query("Patient", &q(&[("gender", "male"), ("birthdate", "ge1970")])).unwrap().to_sql(5);
     assert!(f.sql.contains("$5") && !f.sql.contains("$4"), "{}", f.sql);
     assert!(f.sql.contains(&format!("${}", 4 + f.args.len())) && !f.sql.contains(&format!("${}", 5 + f.args.len())));

@@ -15,6 +15,7 @@ fn resource_entry(res_type: &str) -> Value {
         .collect();
     let params: Vec<Value> = search::Registry::r4()
         .params_for(res_type)
+        .filter(|p| p.is_evaluable())
         .map(|p| {
 json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_lowercase()})
         })

@@ -179,7 +179,11 @@ pub async fn delete(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirRes
 /// Ids matching a conditional-operation query (`identifier=a|b&…`), serialised against other
 /// conditional writes on the same type so two concurrent conditional creates cannot both miss.
 pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, limit: i64) -> FhirResult<Vec<String>> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes()).into_owned().collect();
+    // Rendering parameters may ride along on a conditional URL; they are not criteria.
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
+        .into_owned()
+        .filter(|(k, _)| k != "_format" && k != "_pretty")
+        .collect();
     if pairs.is_empty() {
         return Err(FhirError::bad_request("a conditional operation needs search criteria"));
     }

@@ -85,6 +85,29 @@ pub fn if_match(headers: &HeaderMap) -> FhirResult<Option<i64>> {
     }
 }
 
+/// Largest request body accepted (transaction Bundles can be large).
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Turns any error response not produced by our handlers (axum's extractor rejections, body limit)
+/// into an OperationOutcome with the same status, so clients always get FHIR errors.
+async fn ensure_outcome(r: Response) -> Response {
+    let status = r.status();
+    let plain = r.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().starts_with(b"text/plain")).unwrap_or(true);
+    if !(status.is_client_error() || status.is_server_error()) || !plain {
+        return r;
+    }
+    let text = axum::body::to_bytes(r.into_body(), 64 * 1024).await.map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "too-costly",
+        StatusCode::NOT_FOUND => "not-found",
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::UNSUPPORTED_MEDIA_TYPE => "not-supported",
+        s if s.is_server_error() => "exception",
+        _ => "invalid",
+    };
+    let msg = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    axum::response::IntoResponse::into_response(FhirError::new(status, code, msg))
+}
+
 async fn fallback() -> Response {
     respond(Err(FhirError::not_found("no such endpoint")))
 }
@@ -107,5 +130,8 @@ pub fn router(state: State, base_path: &str) -> Router {
     let base_path = base_path.trim_end_matches('/');
     let root = Router::new().route("/health/live", get(health::live)).route("/health/ready", get(health::ready));
     let app = if base_path.is_empty() { root.merge(api) } else { root.nest(base_path, api) };
-    app.fallback(fallback).with_state(state)
+    app.fallback(fallback)
+        .layer(axum::middleware::map_response(ensure_outcome))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
 }
