@@ -156,14 +156,11 @@ fn patch_document(r: &Request) -> FhirResult<Value> {
 }
 
 /// Runs one entry (after references were rewritten) inside `tx`.
-async fn run_entry(app: &App, tx: &mut Tx, r: &Request, preassigned: Option<&String>) -> FhirResult<Outcome> {
+async fn run_entry(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
     match r.method.as_str() {
         "POST" => {
             let body = r.resource.clone().unwrap_or(Value::Null);
-            let w = match (preassigned, &r.if_none_exist) {
-                (Some(id), _) => write::create_with_id(app, tx, &r.res_type, id, body).await?,
-                (None, ine) => create::create(app, tx, &r.res_type, body, ine.as_deref()).await?,
-            };
+            let w = create::create(app, tx, &r.res_type, body, r.if_none_exist.as_deref()).await?;
             Ok(Outcome::from_written(&w))
         }
         "PUT" => {
@@ -362,16 +359,34 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by_key(|&i| (phase(&reqs[i].method), i));
     let mut outcomes: Vec<Option<Outcome>> = (0..reqs.len()).map(|_| None).collect();
+    // Creates under pre-assigned ids are stored together when the POST phase ends.
+    let mut creates: Vec<(usize, write::Prepared)> = Vec::new();
     for i in order {
         let r = &reqs[i];
-        let o = match existing.remove(&r.index) {
-            Some(o) => o,
-            None => run_entry(app, &mut tx, r, preassigned.get(&r.index)).await.map_err(|e| e.within(&format!("Bundle.entry[{}]", r.index)))?,
-        };
-        outcomes[i] = Some(o);
+        if phase(&r.method) > 1 && !creates.is_empty() {
+            flush_creates(app, &mut tx, std::mem::take(&mut creates), &mut outcomes).await?;
+        }
+        let at = format!("Bundle.entry[{}]", r.index);
+        if let Some(o) = existing.remove(&r.index) {
+            outcomes[i] = Some(o);
+        } else if let (Some(id), "POST") = (preassigned.get(&r.index), r.method.as_str()) {
+            let body = r.resource.clone().unwrap_or(Value::Null);
+            creates.push((i, write::prepare(&r.res_type, id, None, body, "POST").map_err(|e| e.within(&at))?));
+        } else {
+            outcomes[i] = Some(run_entry(app, &mut tx, r).await.map_err(|e| e.within(&at))?);
+        }
     }
+    flush_creates(app, &mut tx, creates, &mut outcomes).await?;
     tx.commit().await?;
     Ok(outcomes.into_iter().map(|o| o.expect("every entry ran")).collect())
+}
+
+async fn flush_creates(app: &App, tx: &mut Tx, creates: Vec<(usize, write::Prepared)>, outcomes: &mut [Option<Outcome>]) -> FhirResult<()> {
+    let (slots, prepared): (Vec<usize>, Vec<write::Prepared>) = creates.into_iter().unzip();
+    for (slot, w) in slots.into_iter().zip(write::commit(app, tx, prepared).await?) {
+        outcomes[slot] = Some(Outcome::from_written(&w));
+    }
+    Ok(())
 }
 
 async fn batch(app: &App, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome> {
@@ -382,7 +397,7 @@ async fn batch(app: &App, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome>
             Ok(r) => {
                 let res: FhirResult<Outcome> = async {
                     let mut tx = app.store.pool.begin().await?;
-                    let o = run_entry(app, &mut tx, &r, None).await?;
+                    let o = run_entry(app, &mut tx, &r).await?;
                     tx.commit().await?;
                     Ok(o)
                 }

@@ -93,47 +93,85 @@ fn stamp(body: Value, id: &str, version: i64, last_updated: i64) -> Value {
     Value::Object(out)
 }
 
-/// Stores a new version of `res_type/id` from `body`, which has already been checked against the URL.
-async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &str) -> FhirResult<Written> {
+/// A checked, stamped and indexed version, ready to be stored.
+pub struct Prepared {
+    rid: Option<i64>,
+    existed: bool,
+    res_type: String,
+    id: String,
+    version: i64,
+    last_updated: i64,
+    method: &'static str,
+    text: String,
+    index: Vec<search::IndexRow>,
+}
+
+/// Checks `body` and builds the next version of `res_type/id` after `current`.
+pub fn prepare(res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Prepared> {
     check_body(res_type, &body)?;
     let version = current.map(|c| c.version + 1).unwrap_or(1);
     let now = clock::now_micros().max(current.map(|c| c.last_updated + 1).unwrap_or(0));
     let stamped = stamp(body, id, version, now);
     let index = search::Registry::r4().extract(&stamped);
     let text = serde_json::to_string(&stamped).map_err(FhirError::internal)?;
-    app.store
-        .write_version(
-            tx,
-            &NewVersion {
-                rid: current.map(|c| c.rid),
-                res_type,
-                res_id: id,
-                version,
-                last_updated: now,
-                deleted: false,
-                method,
-                content: Some(&text),
-                index: &index,
-            },
-        )
-        .await?;
-    let status = if current.map(|c| !c.deleted).unwrap_or(false) { StatusCode::OK } else { StatusCode::CREATED };
-    Ok(Written { status, res_type: res_type.into(), id: id.into(), version, last_updated: now, content: Some(text) })
+    Ok(Prepared {
+        rid: current.map(|c| c.rid),
+        existed: current.map(|c| !c.deleted).unwrap_or(false),
+        res_type: res_type.into(),
+        id: id.into(),
+        version,
+        last_updated: now,
+        method,
+        text,
+        index,
+    })
+}
+
+/// Stores prepared versions together (one set of multi-row statements).
+pub async fn commit(app: &App, tx: &mut Tx, prepared: Vec<Prepared>) -> FhirResult<Vec<Written>> {
+    let versions: Vec<NewVersion> = prepared
+        .iter()
+        .map(|p| NewVersion {
+            rid: p.rid,
+            res_type: &p.res_type,
+            res_id: &p.id,
+            version: p.version,
+            last_updated: p.last_updated,
+            deleted: false,
+            method: p.method,
+            content: Some(&p.text),
+            index: &p.index,
+        })
+        .collect();
+    app.store.write_versions(tx, &versions).await?;
+    drop(versions);
+    Ok(prepared
+        .into_iter()
+        .map(|p| Written {
+            status: if p.existed { StatusCode::OK } else { StatusCode::CREATED },
+            res_type: p.res_type,
+            id: p.id,
+            version: p.version,
+            last_updated: p.last_updated,
+            content: Some(p.text),
+        })
+        .collect())
+}
+
+/// Stores a new version of `res_type/id` from `body`, which has already been checked against the URL.
+async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Written> {
+    let p = prepare(res_type, id, current, body, method)?;
+    Ok(commit(app, tx, vec![p]).await?.remove(0))
 }
 
 /// Creates a resource under a new server-assigned id (any id in the body is ignored, as R4 says).
 pub async fn create_new(app: &App, tx: &mut Tx, res_type: &str, body: Value) -> FhirResult<Written> {
     let id = uuid::Uuid::new_v4().to_string();
-    create_with_id(app, tx, res_type, &id, body).await
-}
-
-/// Creates a resource under an id chosen by the caller (transaction urn:uuid entries).
-pub async fn create_with_id(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value) -> FhirResult<Written> {
-    store_version(app, tx, res_type, id, None, body, "POST").await
+    store_version(app, tx, res_type, &id, None, body, "POST").await
 }
 
 /// Update (or update-as-create) of `res_type/id`, honouring `If-Match`.
-pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value, if_match: Option<i64>, method: &str) -> FhirResult<Written> {
+pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value, if_match: Option<i64>, method: &'static str) -> FhirResult<Written> {
     if !valid_id(id) {
         return Err(FhirError::bad_request(format!("'{id}' is not a valid resource id")).at("id"));
     }

@@ -171,6 +171,29 @@ impl Backend {
     fn pg_exact_text(n: usize) -> String {
         format!("CASE WHEN ${n}::text ~ '[0-9][eE][-+]?[0-9]' THEN ${n}::text END")
     }
+    /// `($1, $2, …), ($k, …)` for `rows` rows of `width` bind columns; column `json_at` holds a JSON
+    /// document (which expands to [`Backend::json_cols`]).
+    pub fn values(self, rows: usize, width: usize, json_at: Option<usize>) -> String {
+        let mut s = String::with_capacity(rows * width * 6);
+        let mut n = 0;
+        for r in 0..rows {
+            s.push_str(if r == 0 { "(" } else { ", (" });
+            for c in 0..width {
+                n += 1;
+                if c > 0 {
+                    s.push_str(", ");
+                }
+                if Some(c) == json_at {
+                    s.push_str(&self.json_values(n));
+                } else {
+                    s.push('$');
+                    s.push_str(&n.to_string());
+                }
+            }
+            s.push(')');
+        }
+        s
+    }
     /// A stored JSON document, read back as text; `prefix` is a table alias with dot, or "".
     pub fn json_col(self, prefix: &str) -> String {
         match self {

@@ -1,14 +1,19 @@
 //! Writes search-index rows in multi-row INSERTs (one statement per table per resource).
 
 use super::db::{Arg, Tx};
+use super::ROWS_PER_STATEMENT;
 use search::IndexRow;
 
 const TABLES: [&str; 7] = ["idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri"];
 
-/// Removes all index rows of a resource.
-pub async fn delete(tx: &mut Tx, rid: i64) -> Result<(), sqlx::Error> {
-    for t in TABLES {
-        tx.execute(&format!("DELETE FROM {t} WHERE rid = $1"), &[Arg::Int(rid)]).await?;
+/// Removes all index rows of some resources.
+pub async fn delete(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
+    for chunk in rids.chunks(ROWS_PER_STATEMENT) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+        let args: Vec<Arg> = chunk.iter().map(|r| Arg::Int(*r)).collect();
+        for t in TABLES {
+            tx.execute(&format!("DELETE FROM {t} WHERE rid IN ({})", marks.join(", ")), &args).await?;
+        }
     }
     Ok(())
 }
@@ -67,35 +72,23 @@ fn row_args(row: &IndexRow) -> (usize, &str, Vec<Arg<'_>>) {
     }
 }
 
-/// Both backends accept far more binds than this; chunking keeps statements cacheable-sized.
-const ROWS_PER_STATEMENT: usize = 200;
-
-/// Inserts the index rows of one resource.
-pub async fn insert(tx: &mut Tx, rid: i64, res_type: &str, rows: &[IndexRow]) -> Result<(), sqlx::Error> {
-    let mut by_table: [Vec<(&str, Vec<Arg<'_>>)>; 7] = Default::default();
-    for r in rows {
-        let (t, param, args) = row_args(r);
-        by_table[t].push((param, args));
+/// Inserts the index rows of several resources: (rid, resource type, rows).
+pub async fn insert(tx: &mut Tx, resources: &[(i64, &str, &[IndexRow])]) -> Result<(), sqlx::Error> {
+    let backend = tx.backend();
+    let mut by_table: [Vec<(i64, &str, &str, Vec<Arg<'_>>)>; 7] = Default::default();
+    for (rid, res_type, rows) in resources {
+        for r in rows.iter() {
+            let (t, param, args) = row_args(r);
+            by_table[t].push((*rid, res_type, param, args));
+        }
     }
     for (t, entries) in by_table.iter().enumerate() {
+        let cols = columns(t);
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-            let cols = columns(t);
-            let width = cols.len() + 3;
-            let mut sql = format!("INSERT INTO {} (rid, res_type, param, {}) VALUES ", TABLES[t], cols.join(", "));
-            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * width);
-            for (i, (param, vals)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push('(');
-                for k in 0..width {
-                    if k > 0 {
-                        sql.push_str(", ");
-                    }
-                    sql.push_str(&format!("${}", i * width + k + 1));
-                }
-                sql.push(')');
-                args.push(Arg::Int(rid));
+            let sql = format!("INSERT INTO {} (rid, res_type, param, {}) VALUES {}", TABLES[t], cols.join(", "), backend.values(chunk.len(), cols.len() + 3, None));
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * (cols.len() + 3));
+            for (rid, res_type, param, vals) in chunk {
+                args.push(Arg::Int(*rid));
                 args.push(Arg::Text(res_type));
                 args.push(Arg::Text(param));
                 args.extend(vals.iter().cloned());

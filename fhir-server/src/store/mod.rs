@@ -46,6 +46,9 @@ pub struct NewVersion<'a> {
     pub index: &'a [search::IndexRow],
 }
 
+/// Rows per multi-row statement: far below both backends' bind limits (PostgreSQL 65,535; SQLite 32,766).
+pub const ROWS_PER_STATEMENT: usize = 200;
+
 /// Filters for a history query.
 #[derive(Debug, Default, Clone)]
 pub struct HistoryQuery {
@@ -65,9 +68,7 @@ struct Statements {
     read: String,
     read_for_write: String,
     vread: String,
-    insert_resource: String,
     update_resource: String,
-    insert_history: String,
     history_cols: String,
 }
 
@@ -81,19 +82,9 @@ impl Statements {
                 if b == Backend::Postgres { " FOR UPDATE" } else { "" }
             ),
             vread: format!("SELECT seq, res_type, res_id, version, last_updated, deleted, method, {content} AS content FROM resource_history WHERE res_type = $1 AND res_id = $2 AND version = $3"),
-            insert_resource: format!(
-                "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, {}) VALUES ($1, $2, $3, $4, $5, {}) RETURNING rid",
-                b.json_cols(),
-                b.json_values(6)
-            ),
             update_resource: format!(
                 "UPDATE resource SET version = $2, last_updated = $3, deleted = $4, {} WHERE rid = $1",
                 b.json_set(5)
-            ),
-            insert_history: format!(
-                "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, {}) VALUES ($1, $2, $3, $4, $5, $6, $7, {})",
-                b.json_cols(),
-                b.json_values(8)
             ),
             history_cols: format!("h.seq, h.res_type, h.res_id, h.version, h.last_updated, h.deleted, h.method, {} AS content", b.json_col("h.")),
         }
@@ -140,56 +131,81 @@ impl Store {
 
     /// Writes one version: current row, history row, index rows and outbox row.
     pub async fn write_version(&self, tx: &mut Tx, v: &NewVersion<'_>) -> Result<i64, sqlx::Error> {
-        let rid = match v.rid {
-            None => {
-                let (rid,): (i64,) = tx
-                    .fetch_opt(
-                        &self.sql.insert_resource,
-                        &[Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Int(v.last_updated), Arg::Bool(v.deleted), Arg::Json(v.content)],
-                    )
-                    .await?
-                    .ok_or(sqlx::Error::RowNotFound)?;
-                rid
-            }
-            Some(rid) => {
+        Ok(self.write_versions(tx, std::slice::from_ref(v)).await?[0])
+    }
+
+    /// Writes many versions with multi-row statements (a transaction Bundle's creates cost a
+    /// handful of round trips, not several per resource). Returns each version's row key.
+    pub async fn write_versions(&self, tx: &mut Tx, vs: &[NewVersion<'_>]) -> Result<Vec<i64>, sqlx::Error> {
+        let b = tx.backend();
+        let mut rids = vec![0i64; vs.len()];
+        let mut replaced = Vec::new();
+        for (i, v) in vs.iter().enumerate() {
+            if let Some(rid) = v.rid {
                 tx.execute(
                     &self.sql.update_resource,
                     &[Arg::Int(rid), Arg::Int(v.version), Arg::Int(v.last_updated), Arg::Bool(v.deleted), Arg::Json(v.content)],
                 )
                 .await?;
-                index_rows::delete(tx, rid).await?;
-                rid
+                rids[i] = rid;
+                replaced.push(rid);
             }
-        };
-        tx.execute(
-            &self.sql.insert_history,
-            &[
-                Arg::Int(rid),
-                Arg::Text(v.res_type),
-                Arg::Text(v.res_id),
-                Arg::Int(v.version),
-                Arg::Int(v.last_updated),
-                Arg::Bool(v.deleted),
-                Arg::Text(v.method),
-                Arg::Json(v.content),
-            ],
-        )
-        .await?;
-        if !v.deleted {
-            index_rows::insert(tx, rid, v.res_type, v.index).await?;
         }
-        let action = if v.deleted { "delete" } else if v.version == 1 { "create" } else { "update" };
-        tx.execute(
-            "INSERT INTO outbox (res_type, res_id, version, action, created_at) VALUES ($1, $2, $3, $4, $5)",
-            &[Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Text(action), Arg::Int(v.last_updated)],
-        )
-        .await?;
-        Ok(rid)
+        index_rows::delete(tx, &replaced).await?;
+        let new: Vec<usize> = (0..vs.len()).filter(|&i| vs[i].rid.is_none()).collect();
+        for chunk in new.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "INSERT INTO resource (res_type, res_id, version, last_updated, deleted, {}) VALUES {} RETURNING rid, res_type, res_id",
+                b.json_cols(),
+                b.values(chunk.len(), 6, Some(5))
+            );
+            let mut args = Vec::with_capacity(chunk.len() * 6);
+            for &i in chunk {
+                let v = &vs[i];
+                args.extend([Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Int(v.last_updated), Arg::Bool(v.deleted), Arg::Json(v.content)]);
+            }
+            let returned: Vec<(i64, String, String)> = tx.fetch(&sql, &args).await?;
+            let by_key: std::collections::HashMap<(&str, &str), i64> = returned.iter().map(|(rid, t, id)| ((t.as_str(), id.as_str()), *rid)).collect();
+            for &i in chunk {
+                rids[i] = *by_key.get(&(vs[i].res_type, vs[i].res_id)).ok_or(sqlx::Error::RowNotFound)?;
+            }
+        }
+        for (chunk, chunk_rids) in vs.chunks(ROWS_PER_STATEMENT).zip(rids.chunks(ROWS_PER_STATEMENT)) {
+            let sql = format!(
+                "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, {}) VALUES {}",
+                b.json_cols(),
+                b.values(chunk.len(), 8, Some(7))
+            );
+            let mut args = Vec::with_capacity(chunk.len() * 8);
+            for (v, rid) in chunk.iter().zip(chunk_rids) {
+                args.extend([
+                    Arg::Int(*rid),
+                    Arg::Text(v.res_type),
+                    Arg::Text(v.res_id),
+                    Arg::Int(v.version),
+                    Arg::Int(v.last_updated),
+                    Arg::Bool(v.deleted),
+                    Arg::Text(v.method),
+                    Arg::Json(v.content),
+                ]);
+            }
+            tx.execute(&sql, &args).await?;
+            let mut outbox = Vec::with_capacity(chunk.len() * 5);
+            for v in chunk {
+                let action = if v.deleted { "delete" } else if v.version == 1 { "create" } else { "update" };
+                outbox.extend([Arg::Text(v.res_type), Arg::Text(v.res_id), Arg::Int(v.version), Arg::Text(action), Arg::Int(v.last_updated)]);
+            }
+            tx.execute(&format!("INSERT INTO outbox (res_type, res_id, version, action, created_at) VALUES {}", b.values(chunk.len(), 5, None)), &outbox)
+                .await?;
+        }
+        let indexed: Vec<(i64, &str, &[search::IndexRow])> = vs.iter().zip(&rids).filter(|(v, _)| !v.deleted).map(|(v, rid)| (*rid, v.res_type, v.index)).collect();
+        index_rows::insert(tx, &indexed).await?;
+        Ok(rids)
     }
 
     /// Ids of current, non-deleted resources of a type matching a search filter, in rid order.
     pub async fn search_ids_in(&self, tx: &mut Tx, res_type: &str, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-        let (sql, args) = search_sql(res_type, filter, "r.res_id", None, limit);
+        let (sql, args) = search_sql(filter, "r.res_id", None, limit);
         let bound = bind_args(&args, &filter.args, res_type);
         let rows: Vec<(String,)> = tx.fetch(&sql, &bound).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
@@ -198,7 +214,7 @@ impl Store {
     /// Matching resources for a type-level search page: (rid, content), keyset-paged on rid.
     pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
         let cols = format!("r.rid, {}", self.backend().json_col("r."));
-        let (sql, args) = search_sql(res_type, filter, &cols, after_rid, limit);
+        let (sql, args) = search_sql(filter, &cols, after_rid, limit);
         let bound = bind_args(&args, &filter.args, res_type);
         self.pool.fetch(&sql, &bound).await
     }
@@ -253,8 +269,7 @@ impl Store {
 
 /// Builds `SELECT cols FROM resource r WHERE type = $1 AND NOT deleted AND (filter) [AND rid > $k] ORDER BY rid LIMIT $m`.
 /// The filter's own placeholders start at $2.
-fn search_sql(res_type: &str, filter: &search::SqlFilter, cols: &str, after_rid: Option<i64>, limit: i64) -> (String, Vec<i64>) {
-    let _ = res_type;
+fn search_sql(filter: &search::SqlFilter, cols: &str, after_rid: Option<i64>, limit: i64) -> (String, Vec<i64>) {
     let mut n = filter.args.len() + 1;
     let mut extra = Vec::new();
     let mut sql = format!("SELECT {cols} FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);
