@@ -279,6 +279,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             }
         }
     }
+    let started = std::time::Instant::now();
     let mut tx = app.store.pool.begin().await?;
     let mut map: HashMap<String, String> = HashMap::new();
     let mut preassigned: HashMap<usize, String> = HashMap::new();
@@ -356,6 +357,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             }
         }
     }
+    let resolved = started.elapsed();
     let mut order: Vec<usize> = (0..reqs.len()).collect();
     order.sort_by_key(|&i| (phase(&reqs[i].method), i));
     let mut outcomes: Vec<Option<Outcome>> = (0..reqs.len()).map(|_| None).collect();
@@ -376,8 +378,11 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             outcomes[i] = Some(run_entry(app, &mut tx, r).await.map_err(|e| e.within(&at))?);
         }
     }
+    let prepared = started.elapsed();
     flush_creates(app, &mut tx, creates, &mut outcomes).await?;
+    let written = started.elapsed();
     tx.commit().await?;
+    tracing::debug!(entries = reqs.len(), ?resolved, ?prepared, ?written, total = ?started.elapsed(), "transaction");
     Ok(outcomes.into_iter().map(|o| o.expect("every entry ran")).collect())
 }
 

@@ -39,9 +39,23 @@ pub async fn handle(State(app): State<Arc<App>>, Path(res_type): Path<String>, R
             format::check_json_body(&headers)?;
             let body = format::parse_body(&body)?;
             let ine = headers.get("if-none-exist").map(|v| v.to_str().map(str::to_string)).transpose().map_err(|_| FhirError::bad_request("If-None-Exist is not valid text"))?;
-            let mut tx = app.store.pool.begin().await?;
-            let w = create(&app, &mut tx, &res_type, body, ine.as_deref()).await?;
-            tx.commit().await?;
+            // A plain create needs nothing from the database to be checked and indexed, so that
+            // work happens before the transaction (SQLite has one writer; keep its hold short).
+            let w = match ine {
+                Some(q) => {
+                    let mut tx = app.store.pool.begin().await?;
+                    let w = create(&app, &mut tx, &res_type, body, Some(&q)).await?;
+                    tx.commit().await?;
+                    w
+                }
+                None => {
+                    let p = write::prepare(&res_type, &uuid::Uuid::new_v4().to_string(), None, body, "POST")?;
+                    let mut tx = app.store.pool.begin().await?;
+                    let w = write::commit(&app, &mut tx, vec![p]).await?.remove(0);
+                    tx.commit().await?;
+                    w
+                }
+            };
             Ok(rest::written_response(&app, &w, &headers, render))
         }
         .await,

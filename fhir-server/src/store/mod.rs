@@ -46,8 +46,9 @@ pub struct NewVersion<'a> {
     pub index: &'a [search::IndexRow],
 }
 
-/// Rows per multi-row statement: far below both backends' bind limits (PostgreSQL 65,535; SQLite 32,766).
-pub const ROWS_PER_STATEMENT: usize = 200;
+/// Rows per multi-row statement. Measured on a 567-entry Synthea transaction: 200 rows took 210 ms
+/// to write, 50 took 90 ms, 16 took 110 ms (binding cost grows with statement size; round trips with count).
+pub const ROWS_PER_STATEMENT: usize = 50;
 
 /// Filters for a history query.
 #[derive(Debug, Default, Clone)]
@@ -138,6 +139,7 @@ impl Store {
     /// handful of round trips, not several per resource). Returns each version's row key.
     pub async fn write_versions(&self, tx: &mut Tx, vs: &[NewVersion<'_>]) -> Result<Vec<i64>, sqlx::Error> {
         let b = tx.backend();
+        let t0 = std::time::Instant::now();
         let mut rids = vec![0i64; vs.len()];
         let mut replaced = Vec::new();
         for (i, v) in vs.iter().enumerate() {
@@ -170,6 +172,7 @@ impl Store {
                 rids[i] = *by_key.get(&(vs[i].res_type, vs[i].res_id)).ok_or(sqlx::Error::RowNotFound)?;
             }
         }
+        let t_res = t0.elapsed();
         for (chunk, chunk_rids) in vs.chunks(ROWS_PER_STATEMENT).zip(rids.chunks(ROWS_PER_STATEMENT)) {
             let sql = format!(
                 "INSERT INTO resource_history (rid, res_type, res_id, version, last_updated, deleted, method, {}) VALUES {}",
@@ -199,7 +202,9 @@ impl Store {
                 .await?;
         }
         let indexed: Vec<(i64, &str, &[search::IndexRow])> = vs.iter().zip(&rids).filter(|(v, _)| !v.deleted).map(|(v, rid)| (*rid, v.res_type, v.index)).collect();
+        let t_hist = t0.elapsed();
         index_rows::insert(tx, &indexed).await?;
+        tracing::debug!(versions = vs.len(), index_rows = indexed.iter().map(|x| x.2.len()).sum::<usize>(), ?t_res, ?t_hist, total = ?t0.elapsed(), "write_versions");
         Ok(rids)
     }
 

@@ -13,8 +13,11 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 /// and brings the schema up to date.
 pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        // No ping on every checkout: a dead connection surfaces as an error on first use anyway,
+        // and the ping costs a round trip per request.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
@@ -33,10 +36,11 @@ pub async fn open(url: &str, max_connections: u32) -> anyhow::Result<Pool> {
                 std::fs::create_dir_all(dir)?;
             }
         }
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
+        let write = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(opts.clone()).await?;
         SQLITE_MIGRATIONS.run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
             .connect_with(opts.read_only(true))
             .await?;
         Ok(Pool::Lite { read, write })
