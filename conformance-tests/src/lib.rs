@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 pub struct Target {
     pub base: String,
     pub name: &'static str,
+    /// The store's database URL when the server is ours (for checks HTTP cannot see, like the outbox).
+    pub database_url: Option<String>,
 }
 
 /// Which backend a case runs on.
@@ -59,15 +61,16 @@ pub fn target(backend: Backend) -> Option<&'static Target> {
     if let Some(url) = external() {
         // An external server is one target; run each case once.
         return match backend {
-            Backend::Sqlite => Some(SQLITE.get_or_init(|| Target { base: url, name: "external" })),
+            Backend::Sqlite => Some(SQLITE.get_or_init(|| Target { base: url, name: "external", database_url: None })),
             Backend::Postgres => None,
         };
     }
     match backend {
         Backend::Sqlite => Some(SQLITE.get_or_init(|| {
             let dir = std::env::temp_dir().join(format!("fhir-ct-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
-            let base = start_in_thread(format!("sqlite://{}/fhir.db", dir.display()));
-            Target { base, name: "sqlite" }
+            let url = format!("sqlite://{}/fhir.db", dir.display());
+            let base = start_in_thread(url.clone());
+            Target { base, name: "sqlite", database_url: Some(url) }
         })),
         Backend::Postgres => PG.get_or_init(start_postgres).as_ref(),
     }
@@ -101,7 +104,7 @@ fn start_postgres() -> Option<Target> {
         Some((head, _)) => format!("{head}/{db}"),
         None => admin.clone(),
     };
-    Some(Target { base: start_in_thread(url), name: "postgres" })
+    Some(Target { base: start_in_thread(url.clone()), name: "postgres", database_url: Some(url) })
 }
 
 /// Runs one case body on a backend (skipping where [`target`] says so).
@@ -135,6 +138,7 @@ macro_rules! both_backends {
 pub struct Fhir {
     pub base: String,
     pub backend: &'static str,
+    pub database_url: Option<String>,
     pub http: Client,
 }
 
@@ -169,7 +173,7 @@ impl Reply {
 impl Fhir {
     /// A client for a target.
     pub fn new(t: &Target) -> Self {
-        Fhir { base: t.base.clone(), backend: t.name, http: Client::builder().pool_max_idle_per_host(4).build().unwrap() }
+        Fhir { base: t.base.clone(), backend: t.name, database_url: t.database_url.clone(), http: Client::builder().pool_max_idle_per_host(4).build().unwrap() }
     }
     /// Absolute URL for a path relative to the base ("Patient/1") or already absolute.
     pub fn url(&self, path: &str) -> String {
