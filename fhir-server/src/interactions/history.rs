@@ -33,7 +33,7 @@ pub fn parse_count(params: &[(String, String)]) -> FhirResult<i64> {
 }
 
 fn parse_instant(name: &str, v: &str) -> FhirResult<(i64, i64)> {
-    clock::fhir_date_range(v).ok_or_else(|| FhirError::bad_request(format!("{name} must be a FHIR date/dateTime/instant, not '{v}'")).at(name.to_string()))
+    search::extract::date_range(v).ok_or_else(|| FhirError::bad_request(format!("{name} must be a FHIR date/dateTime/instant, not '{v}'")).at(name.to_string()))
 }
 
 async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, raw: Option<String>, headers: HeaderMap) -> FhirResult<Response> {

@@ -38,8 +38,7 @@ pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &Val
     if doc.get("id").and_then(Value::as_str) != Some(id) {
         return Err(FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, "processing", "a patch cannot change the resource id").at(format!("{res_type}.id")));
     }
-    // update() re-checks the id and takes the row lock again, both harmless within this transaction.
-    write::update(app, tx, res_type, id, doc, None, "PATCH").await
+    write::store_version(app, tx, res_type, id, Some(&current), doc, "PATCH").await
 }
 
 /// Conditional patch: exactly one match is patched; none is 404, several 412.

@@ -159,7 +159,7 @@ pub async fn commit(app: &App, tx: &mut Tx, prepared: Vec<Prepared>) -> FhirResu
 }
 
 /// Stores a new version of `res_type/id` from `body`, which has already been checked against the URL.
-async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Written> {
+pub async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Written> {
     let p = prepare(res_type, id, current, body, method)?;
     Ok(commit(app, tx, vec![p]).await?.remove(0))
 }
