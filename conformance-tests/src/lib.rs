@@ -85,6 +85,12 @@ fn start_postgres() -> Option<Target> {
             rt.block_on(async {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&admin).await?;
+                // Databases of earlier runs are dropped; one still in use (a concurrent run) refuses
+                // the drop, and that refusal is fine.
+                let stale: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fhir\\_ct\\_%'").fetch_all(&mut c).await?;
+                for (name,) in stale {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut c).await;
+                }
                 sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut c).await?;
                 Ok::<_, sqlx::Error>(())
             })
