@@ -429,7 +429,9 @@ async fn every_error_is_an_operation_outcome(f: &Fhir) {
     assert_eq!(r.json()["resourceType"], "OperationOutcome");
     // Rendering parameters on a conditional URL are not taken as criteria.
     let ident = unique();
-    f.put(&format!("Patient?identifier=urn:test|{ident}&_format=json"), &patient(&ident)).await.expect(201);
+    let r = f.put(&format!("Patient?identifier=urn:test|{ident}&_format=json&_pretty=true"), &patient(&ident)).await.expect(201);
+    assert!(r.text.contains("\n  "), "_pretty on a conditional URL is honoured");
+    f.delete(&format!("Patient?identifier=urn:test|{ident}&_format=xml")).await.expect(406);
 }
 
 async fn capability_statement(f: &Fhir) {

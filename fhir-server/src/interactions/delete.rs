@@ -68,7 +68,7 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
 pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
     rest::respond(
         async {
-            let render = format::negotiate(&headers, &[])?;
+            let render = format::negotiate(&headers, &rest::query_pairs(&q))?;
             write::check_type(&res_type)?;
             let mut tx = app.store.pool.begin().await?;
             let n = conditional_delete(&app, &mut tx, &res_type, q.as_deref().unwrap_or("")).await?;

@@ -71,19 +71,10 @@ async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, ra
         (Some(t), None) => format!("{}/{t}/_history", app.base),
         _ => format!("{}/_history", app.base),
     };
-    let echo: Vec<(String, String)> = params.iter().filter(|(k, _)| k != "_cursor").cloned().collect();
-    let url_with = |extra: Option<(String, String)>| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in echo.iter().chain(extra.iter()) {
-            s.append_pair(k, v);
-        }
-        let qs = s.finish();
-        if qs.is_empty() { path.clone() } else { format!("{path}?{qs}") }
-    };
-    let mut links = vec![bundle_text::link("self", &url_with(q.before_seq.map(|c| ("_cursor".into(), c.to_string()))))];
+    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, q.before_seq))];
     if more {
         if let Some(last) = rows.last() {
-            links.push(bundle_text::link("next", &url_with(Some(("_cursor".into(), last.seq.to_string())))));
+            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(last.seq))));
         }
     }
     let entries: Vec<Entry> = rows

@@ -128,7 +128,7 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
 pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(
         async {
-            let render = format::negotiate(&headers, &[])?;
+            let render = format::negotiate(&headers, &rest::query_pairs(&q))?;
             write::check_type(&res_type)?;
             check_patch_type(&headers)?;
             let doc = parse_patch_body(&body)?;

@@ -53,21 +53,10 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         None
     };
     let path = format!("{}/{res_type}", app.base);
-    let url_with = |c: Option<i64>| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in params.iter().filter(|(k, _)| k != "_cursor") {
-            s.append_pair(k, v);
-        }
-        if let Some(c) = c {
-            s.append_pair("_cursor", &c.to_string());
-        }
-        let qs = s.finish();
-        if qs.is_empty() { path.clone() } else { format!("{path}?{qs}") }
-    };
-    let mut links = vec![bundle_text::link("self", &url_with(cursor))];
+    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, cursor))];
     if more {
-        if let Some((rid, _)) = rows.last() {
-            links.push(bundle_text::link("next", &url_with(Some(*rid))));
+        if let Some((rid, _, _)) = rows.last() {
+            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(*rid))));
         }
     }
     let mut head = json!({"resourceType": "Bundle", "type": "searchset"});
@@ -76,7 +65,7 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     }
     head["link"] = Value::Array(links);
     let mut entries = Vec::with_capacity(rows.len());
-    for (_, text) in rows {
+    for (_, id, text) in rows {
         let resource = match &sub {
             None | Some(subset::Subset::Count) => text,
             Some(s) => {
@@ -85,19 +74,9 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
                 v.to_string()
             }
         };
-        let id = resource_id(&resource);
         entries.push(Entry { fields: json!({"fullUrl": format!("{path}/{id}"), "search": {"mode": "match"}}), resource: Some(resource) });
     }
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
-}
-
-/// The id of a stored resource, found without parsing the whole document (we write `id` near the top).
-fn resource_id(text: &str) -> String {
-    #[derive(serde::Deserialize)]
-    struct IdOnly {
-        id: String,
-    }
-    serde_json::from_str::<IdOnly>(text).map(|x| x.id).unwrap_or_default()
 }
 
 /// `GET [type]?params`.

@@ -62,5 +62,6 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
 
 /// `PUT [type]?criteria`.
 pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
-    rest::respond(run(&app, &res_type, None, q.as_deref().unwrap_or(""), &headers, &body, &[]).await)
+    let params = rest::query_pairs(&q);
+    rest::respond(run(&app, &res_type, None, q.as_deref().unwrap_or(""), &headers, &body, &params).await)
 }

@@ -216,9 +216,9 @@ impl Store {
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
-    /// Matching resources for a type-level search page: (rid, content), keyset-paged on rid.
-    pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
-        let cols = format!("r.rid, {}", self.backend().json_col("r."));
+    /// Matching resources for a type-level search page: (rid, id, content), keyset-paged on rid.
+    pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+        let cols = format!("r.rid, r.res_id, {}", self.backend().json_col("r."));
         let (sql, args) = search_sql(filter, &cols, after_rid, limit);
         let bound = bind_args(&args, &filter.args, res_type);
         self.pool.fetch(&sql, &bound).await
