@@ -4,7 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use profiles::{Package, Severity};
+use profiles::{Issue, Package, Severity, Validator};
+
+/// Issues a mutation introduced: those the validator reports now but did not before it.
+fn new_issues<'a>(v: &Validator, json: &serde_json::Value, before: &'a [Issue]) -> impl Iterator<Item = Issue> + 'a {
+    v.validate(json).into_iter().filter(move |i| !before.contains(i))
+}
 
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora/fhir-r4-examples/examples")
@@ -95,10 +100,7 @@ fn unknown_property_found_everywhere_in_examples() {
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut expected = Vec::new();
         inject(&mut json, root, &mut expected);
-        let mut got: Vec<String> = v
-            .validate(&json)
-            .into_iter()
-            .filter(|i| !before.contains(i))
+        let mut got: Vec<String> = new_issues(v, &json, &before)
             .map(|i| i.expression)
             .collect();
         got.sort();
@@ -143,10 +145,7 @@ fn wrong_json_type_found_everywhere_in_examples() {
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut expected = Vec::new();
         retype(&mut json, root, &mut expected);
-        let mut got: Vec<String> = v
-            .validate(&json)
-            .into_iter()
-            .filter(|i| !before.contains(i))
+        let mut got: Vec<String> = new_issues(v, &json, &before)
             .map(|i| format!("{} {}", i.expression, i.code))
             .collect();
         got.sort();
@@ -209,10 +208,7 @@ fn cardinality_shape_flips_in_examples() {
                 Value::Array(mut a) => a.remove(0),
                 other => Value::Array(vec![other]),
             };
-            let got: Vec<_> = v
-                .validate(&m)
-                .into_iter()
-                .filter(|i| !before.contains(i))
+            let got: Vec<_> = new_issues(v, &m, &before)
                 .map(|i| format!("{} {}", i.expression, i.code))
                 .collect();
             assert_eq!(
@@ -306,10 +302,7 @@ fn required_code_mutations_in_examples() {
         for (ptr, expr) in sites.into_iter().take(40) {
             let mut m = json.clone();
             *m.pointer_mut(&ptr).unwrap() = Value::String("zz-not-a-member".into());
-            let got: Vec<_> = v
-                .validate(&m)
-                .into_iter()
-                .filter(|i| !before.contains(i))
+            let got: Vec<_> = new_issues(v, &m, &before)
                 .map(|i| format!("{} {}", i.expression, i.code))
                 .collect();
             assert_eq!(

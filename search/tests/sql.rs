@@ -120,18 +120,25 @@ macro_rules! bind_all {
     }};
 }
 
+/// Loads the corpus (resource rows and their index rows) into a pool of either backend.
+macro_rules! seed {
+    ($pool:expr) => {{
+        let mut tx = $pool.begin().await.unwrap();
+        for (rt, id, lu, rows) in corpus() {
+            let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
+            for row in &rows {
+                let (sql, args) = row_insert(row, rid, &rt);
+                bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+    }};
+}
+
 async fn sqlite() -> Db {
     let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await.unwrap();
     sqlx::raw_sql(SQLITE_MIGRATION).execute(&pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    for (rt, id, lu, rows) in corpus() {
-        let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
-        for row in &rows {
-            let (sql, args) = row_insert(row, rid, &rt);
-            bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
+    seed!(pool);
     Db::Lite(pool)
 }
 
@@ -145,15 +152,7 @@ async fn postgres(name: &str) -> Option<Db> {
     let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&url);
     let pool = PgPoolOptions::new().max_connections(1).connect(&format!("{base}/{db}")).await.unwrap();
     sqlx::raw_sql(PG_MIGRATION).execute(&pool).await.unwrap();
-    let mut tx = pool.begin().await.unwrap();
-    for (rt, id, lu, rows) in corpus() {
-        let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
-        for row in &rows {
-            let (sql, args) = row_insert(row, rid, &rt);
-            bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
-        }
-    }
-    tx.commit().await.unwrap();
+    seed!(pool);
     Some(Db::Pg(pool))
 }
 
