@@ -1,6 +1,6 @@
 use std::collections::HashMap;
 use std::io::Read;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
@@ -15,6 +15,7 @@ pub struct Package {
     resource_types: Vec<String>,
     top: HashMap<String, Vec<TopElement>>,
     validator: OnceLock<Validator>,
+    model: OnceLock<Arc<fhir_model::Model>>,
 }
 
 /// A top-level element of a resource type, as needed for `_summary` / `_elements`.
@@ -107,6 +108,7 @@ impl Package {
             resource_types,
             top,
             validator: OnceLock::new(),
+            model: OnceLock::new(),
         })
     }
 
@@ -149,6 +151,13 @@ impl Package {
     /// Top-level elements of a resource type (inherited ones included).
     pub fn top_elements(&self, resource_type: &str) -> Option<&[TopElement]> {
         self.top.get(resource_type).map(Vec::as_slice)
+    }
+
+    /// The type model of this package's StructureDefinitions (built once, shared).
+    pub fn model(&self) -> Arc<fhir_model::Model> {
+        self.model
+            .get_or_init(|| Arc::new(fhir_model::Model::from_structure_definitions(self.resources("StructureDefinition"))))
+            .clone()
     }
 
     /// The structural validator over this package (built once, cached).

@@ -72,10 +72,16 @@ enum Piece {
     Arg(SqlArg),
 }
 
+/// Stands for the alias of the resource row a condition is about; replaced when rendered (chains nest).
+const ALIAS: &str = "\u{1}r";
+
 impl Frag {
     fn sql(mut self, s: &str) -> Self {
         self.0.push(Piece::Sql(s.to_string()));
         self
+    }
+    fn with_alias(self, alias: &str) -> Self {
+        Frag(self.0.into_iter().map(|p| if let Piece::Sql(s) = p { Piece::Sql(s.replace(ALIAS, alias)) } else { p }).collect())
     }
     fn text(mut self, s: impl Into<String>) -> Self {
         self.0.push(Piece::Arg(SqlArg::Text(s.into())));
@@ -113,7 +119,14 @@ enum Cond {
     Missing { table: &'static str, missing: bool },
     /// A condition directly on the resource table (`_id`, `_lastUpdated`).
     Direct(Vec<Frag>),
+    /// `ref.param=v`, `ref:Type.param=v`: the reference points at a resource of a target type matching the inner filter.
+    Chain { targets: Vec<(String, Box<Filter>)> },
+    /// `_has:Type:ref:param=v`: some resource of `source` whose `reference` points here matches the inner filter.
+    Has { source: String, reference: String, inner: Box<Filter> },
 }
+
+/// Chains and `_has` nest at most this deep, so a query cannot build unbounded SQL.
+const MAX_DEPTH: usize = 4;
 
 /// search.html result parameters plus `_format`/`_pretty`, and the server's own paging cursor.
 const RESULT_PARAMS: &[&str] = &[
@@ -121,7 +134,7 @@ const RESULT_PARAMS: &[&str] = &[
     "_containedType", "_format", "_pretty", "_cursor",
 ];
 
-const NOT_YET_SPECIAL: &[&str] = &["_has", "_filter", "_list", "_query", "_text", "_content", "_type"];
+const NOT_YET_SPECIAL: &[&str] = &["_filter", "_list", "_query", "_text", "_content", "_type"];
 
 fn err(param: &str, message: impl Into<String>) -> SearchError {
     SearchError { param: param.to_string(), message: message.into() }
@@ -281,43 +294,116 @@ fn table_of(kind: ParamType) -> Option<&'static str> {
 pub(crate) fn parse(reg: &Registry, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
     let mut q = Query { filters: Vec::new(), control: Vec::new(), resource_type: rt.to_string() };
     for (name, value) in params {
-        let (code, modifier) = match name.split_once(':') {
-            Some((c, m)) => (c, Some(m)),
-            None => (name.as_str(), None),
-        };
+        let code = name.split([':', '.']).next().unwrap_or_default();
         if RESULT_PARAMS.contains(&code) {
             q.control.push((name.clone(), value.clone()));
             continue;
         }
-        if NOT_YET_SPECIAL.contains(&code) {
-            return Err(err(name, format!("{code} is not supported yet")));
-        }
-        if name.contains('.') && !code.starts_with('_') {
-            let head = name.split(['.', ':']).next().unwrap_or_default();
-            return Err(match reg.param(rt, head) {
-                Some(sp) if sp.kind == ParamType::Reference => err(name, "chained search is not supported yet"),
-                _ => err(name, format!("unknown search parameter '{head}' for {rt}")),
-            });
-        }
-        let Some(sp) = reg.param(rt, code) else {
-            return Err(err(name, format!("unknown search parameter '{code}' for {rt}")));
-        };
-        if value.is_empty() {
-            return Err(err(name, "empty value"));
-        }
-        let cond = if code == "_id" {
-            parse_id(name, modifier, value)?
-        } else if code == "_lastUpdated" {
-            parse_last_updated(name, modifier, value)?
-        } else {
-            if !sp.is_evaluable() {
-                return Err(err(name, format!("search parameter '{code}' is not supported yet")));
-            }
-            parse_cond(reg, name, sp.kind, &sp.targets, modifier, value)?
-        };
-        q.filters.push(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.clone(), cond });
+        q.filters.push(parse_filter(reg, rt, name, name, value, 0)?);
     }
     Ok(q)
+}
+
+/// One parameter on `rt`; `top` is the parameter as the client wrote it, for error messages.
+fn parse_filter(reg: &Registry, rt: &str, top: &str, name: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+    if depth > MAX_DEPTH {
+        return Err(err(top, format!("chains and _has nest at most {MAX_DEPTH} deep")));
+    }
+    if let Some(rest) = name.strip_prefix("_has:") {
+        return parse_has(reg, rt, top, rest, value, depth);
+    }
+    if name == "_has" {
+        return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
+    }
+    let code = name.split([':', '.']).next().unwrap_or_default();
+    if RESULT_PARAMS.contains(&code) {
+        return Err(err(top, format!("{code} cannot be chained")));
+    }
+    if NOT_YET_SPECIAL.contains(&code) {
+        return Err(err(top, format!("{code} is not supported yet")));
+    }
+    if let Some((head, rest)) = name.split_once('.') {
+        return parse_chain(reg, rt, top, head, rest, value, depth);
+    }
+    let modifier = name.split_once(':').map(|(_, m)| m);
+    let Some(sp) = reg.param(rt, code) else {
+        return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
+    };
+    if value.is_empty() {
+        return Err(err(top, "empty value"));
+    }
+    let cond = if code == "_id" {
+        parse_id(top, modifier, value)?
+    } else if code == "_lastUpdated" {
+        parse_last_updated(top, modifier, value)?
+    } else {
+        if !sp.is_evaluable() {
+            return Err(err(top, format!("search parameter '{code}' is not supported yet")));
+        }
+        parse_cond(reg, top, sp.kind, &sp.targets, modifier, value)?
+    };
+    Ok(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.to_string(), cond })
+}
+
+/// `head.rest` where head is `reference` or `reference:Type`.
+fn parse_chain(reg: &Registry, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+    let (code, type_hint) = match head.split_once(':') {
+        Some((c, t)) => (c, Some(t)),
+        None => (head, None),
+    };
+    let Some(sp) = reg.param(rt, code) else {
+        return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
+    };
+    if sp.kind != ParamType::Reference {
+        return Err(err(top, format!("'{code}' is a {:?} parameter; only reference parameters can be chained", sp.kind)));
+    }
+    let candidates: Vec<String> = match type_hint {
+        Some(t) if !reg.resource_types().iter().any(|x| x == t) => return Err(err(top, format!("'{t}' is not a resource type"))),
+        Some(t) if !sp.targets.is_empty() && !sp.targets.iter().any(|x| x == t) => {
+            return Err(err(top, format!("{t} is not a target type of '{code}'")))
+        }
+        Some(t) => vec![t.to_string()],
+        None if sp.targets.is_empty() => return Err(err(top, format!("'{code}' can point at any type; name one as {code}:Type"))),
+        None => sp.targets.clone(),
+    };
+    let inner_code = rest.split([':', '.']).next().unwrap_or_default();
+    let mut targets = Vec::new();
+    for t in &candidates {
+        // Types without the chained parameter simply cannot match; other errors are the client's.
+        if !inner_code.starts_with('_') && reg.param(t, inner_code).is_none() {
+            continue;
+        }
+        targets.push((t.clone(), Box::new(parse_filter(reg, t, top, rest, value, depth + 1)?)));
+    }
+    if targets.is_empty() {
+        return Err(err(top, format!("no target type of '{code}' ({}) has a search parameter '{inner_code}'", candidates.join(", "))));
+    }
+    Ok(Filter { param: code.to_string(), modifier: type_hint.map(str::to_string), value: value.to_string(), cond: Cond::Chain { targets } })
+}
+
+/// `Type:reference:parameter` after `_has:`.
+fn parse_has(reg: &Registry, rt: &str, top: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+    let mut it = rest.splitn(3, ':');
+    let (Some(source), Some(reference), Some(inner)) = (it.next(), it.next(), it.next()) else {
+        return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
+    };
+    if !reg.resource_types().iter().any(|t| t == source) {
+        return Err(err(top, format!("'{source}' is not a resource type")));
+    }
+    let sp = reg.param(source, reference).ok_or_else(|| err(top, format!("unknown search parameter '{reference}' for {source}")))?;
+    if sp.kind != ParamType::Reference {
+        return Err(err(top, format!("'{source}.{reference}' is not a reference parameter")));
+    }
+    if !sp.targets.is_empty() && !sp.targets.iter().any(|t| t == rt) {
+        return Err(err(top, format!("'{source}.{reference}' never points at {rt}")));
+    }
+    let inner = parse_filter(reg, source, top, inner, value, depth + 1)?;
+    Ok(Filter {
+        param: "_has".into(),
+        modifier: Some(format!("{source}:{reference}")),
+        value: value.to_string(),
+        cond: Cond::Has { source: source.to_string(), reference: reference.to_string(), inner: Box::new(inner) },
+    })
 }
 
 fn values(name: &str, value: &str) -> Result<Vec<String>, SearchError> {
@@ -338,7 +424,7 @@ fn parse_id(name: &str, modifier: Option<&str>, value: &str) -> Result<Cond, Sea
         if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') || v.len() > 64 {
             return Err(err(name, format!("'{v}' is not a valid id")));
         }
-        alts.push(Frag::default().sql("r.res_id = ").text(v));
+        alts.push(Frag::default().sql(&format!("{ALIAS}.res_id = ")).text(v));
     }
     Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
 }
@@ -352,7 +438,8 @@ fn parse_last_updated(name: &str, modifier: Option<&str>, value: &str) -> Result
         let (p, d) = split_prefix(&v);
         let (ql, qh) = date_range(d).ok_or_else(|| err(name, format!("'{v}' is not a valid date")))?;
         // last_updated is an instant: a point, so low = high = the column.
-        alts.push(date_cond("r.last_updated", "r.last_updated", p, ql, qh));
+        let col = format!("{ALIAS}.last_updated");
+        alts.push(date_cond(&col, &col, p, ql, qh));
     }
     Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
 }
@@ -597,28 +684,7 @@ impl Query {
         if self.filters.is_empty() {
             return SqlFilter { sql: "1=1".into(), args: vec![] };
         }
-        let mut parts = Vec::new();
-        for f in &self.filters {
-            let sub = |table: &str| {
-                Frag::default()
-                    .sql(&format!("SELECT x.rid FROM {table} x WHERE x.res_type = "))
-                    .text(self.resource_type.clone())
-                    .sql(" AND x.param = ")
-                    .text(f.param.clone())
-            };
-            parts.push(match &f.cond {
-                Cond::Direct(alts) => Frag::join(alts.clone(), " OR "),
-                Cond::Missing { table, missing } => {
-                    Frag::default().sql(if *missing { "r.rid NOT IN (" } else { "r.rid IN (" }).append(sub(table)).sql(")")
-                }
-                Cond::Rows { table, negate, alts } => Frag::default()
-                    .sql(if *negate { "r.rid NOT IN (" } else { "r.rid IN (" })
-                    .append(sub(table))
-                    .sql(" AND (")
-                    .append(Frag::join(alts.clone(), " OR "))
-                    .sql("))"),
-            });
-        }
+        let parts = self.filters.iter().map(|f| render(f, &self.resource_type, "r", 1)).collect();
         let all = Frag::join(parts, " AND ");
         let mut sql = String::new();
         let mut args = Vec::new();
@@ -632,5 +698,61 @@ impl Query {
             }
         }
         SqlFilter { sql, args }
+    }
+}
+
+/// SQL for one filter about the row `alias` of type `rt`; nested rows get aliases `r1`, `r2`, ...
+fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
+    let sub = |table: &str| {
+        Frag::default()
+            .sql(&format!("SELECT x.rid FROM {table} x WHERE x.res_type = "))
+            .text(rt)
+            .sql(" AND x.param = ")
+            .text(f.param.clone())
+    };
+    match &f.cond {
+        Cond::Direct(alts) => Frag::join(alts.clone(), " OR ").with_alias(alias),
+        Cond::Missing { table, missing } => Frag::default()
+            .sql(&format!("{alias}.rid {}IN (", if *missing { "NOT " } else { "" }))
+            .append(sub(table))
+            .sql(")"),
+        Cond::Rows { table, negate, alts } => Frag::default()
+            .sql(&format!("{alias}.rid {}IN (", if *negate { "NOT " } else { "" }))
+            .append(sub(table))
+            .sql(" AND (")
+            .append(Frag::join(alts.clone(), " OR "))
+            .sql("))"),
+        Cond::Chain { targets } => {
+            let inner = format!("r{depth}");
+            let alts = targets
+                .iter()
+                .map(|(t, filter)| {
+                    Frag::default()
+                        .sql("x.target_type = ")
+                        .text(t.clone())
+                        .sql(&format!(" AND x.target_id IN (SELECT {inner}.res_id FROM resource {inner} WHERE {inner}.res_type = "))
+                        .text(t.clone())
+                        .sql(&format!(" AND NOT {inner}.deleted AND "))
+                        .append(render(filter, t, &inner, depth + 1))
+                        .sql(")")
+                })
+                .collect();
+            Frag::default().sql(&format!("{alias}.rid IN (")).append(sub("idx_reference")).sql(" AND (").append(Frag::join(alts, " OR ")).sql("))")
+        }
+        Cond::Has { source, reference, inner: filter } => {
+            let inner = format!("r{depth}");
+            Frag::default()
+                .sql(&format!("{alias}.res_id IN (SELECT x.target_id FROM idx_reference x WHERE x.res_type = "))
+                .text(source.clone())
+                .sql(" AND x.param = ")
+                .text(reference.clone())
+                .sql(" AND x.target_type = ")
+                .text(rt)
+                .sql(&format!(" AND x.rid IN (SELECT {inner}.rid FROM resource {inner} WHERE {inner}.res_type = "))
+                .text(source.clone())
+                .sql(&format!(" AND NOT {inner}.deleted AND "))
+                .append(render(filter, source, &inner, depth + 1))
+                .sql("))")
+        }
     }
 }

@@ -390,3 +390,24 @@ async fn empty_query_and_placeholders() {
     assert!(f.sql.contains("$5") && !f.sql.contains("$4"), "{}", f.sql);
     assert!(f.sql.contains(&format!("${}", 4 + f.args.len())) && !f.sql.contains(&format!("${}", 5 + f.args.len())));
 }
+
+#[tokio::test]
+async fn chains_and_reverse_chains() {
+    let p = dbs("chains_and_reverse_chains").await;
+    // Expected ids from a script that follows Observation.subject / performer and Patient.managingOrganization in the raw JSON.
+    let f001 = ["ekg", "f001", "f002", "f003", "f004", "f005", "unsat"];
+    check!(p, "Observation", [("subject:Patient.family", "van")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject.family", "van")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject:Patient.organization.name", "burgers")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Observation", [("subject:Patient.organization.name", "health")], []);
+    check!(p, "Observation", [("patient.family", "chalmers"), ("code", "29463-7")], ["example"]);
+    check!(p, "Observation", [("patient.gender", "male"), ("patient.family", "van,unknown")], [f001[0], f001[1], f001[2], f001[3], f001[4], f001[5], f001[6]]);
+    check!(p, "Patient", [("_has:Observation:patient:code", "15074-8")], ["f001"]);
+    check!(p, "Patient", [("_has:Observation:patient:code", "29463-7,15074-8")], ["example", "f001"]);
+    check!(p, "Patient", [("_has:Observation:patient:code", "29463-7"), ("_has:Observation:patient:code", "15074-8")], []);
+    // Nested _has, and a chain inside _has.
+    check!(p, "Organization", [("_has:Patient:organization:_has:Observation:patient:code", "15074-8")], ["f001"]);
+    check!(p, "Organization", [("_has:Patient:organization:_has:Observation:patient:code", "29463-7")], ["1"]);
+    check!(p, "Patient", [("_has:Observation:patient:performer:Practitioner.family", "maas")], ["f201"]);
+    check!(p, "Patient", [("_has:Observation:patient:performer:Practitioner.family", "careful,anne")], ["example", "f001"]);
+}
