@@ -139,7 +139,7 @@ impl Model {
                     }
                 }
             }
-            if types.len() == 1 && (types[0] == "BackboneElement" || types[0] == "Element") && parent != "" {
+            if types.len() == 1 && (types[0] == "BackboneElement" || types[0] == "Element") && !parent.is_empty() {
                 // Anonymous inline type, named by its path; its children follow in the snapshot.
                 backbone_base.insert(path.to_owned(), types[0].clone());
                 types[0] = path.to_owned();
