@@ -1,6 +1,7 @@
 //! FHIR R4 server and interoperability hub: HTTP API, resource store, interactions.
 
 pub mod app;
+pub mod cli;
 pub mod clock;
 pub mod error;
 pub mod interactions;
@@ -40,10 +41,12 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let base_url = cfg.public_base.clone().unwrap_or_else(|| format!("http://{local_addr}{base_path}")).trim_end_matches('/').to_string();
     let app = Arc::new(app::App::new(store::Store::new(pool), base_url.clone()));
     // Parse the definitions before the first request needs them, off the async workers.
-    tokio::task::spawn_blocking(|| {
+    let warm = app.clone();
+    tokio::task::spawn_blocking(move || {
         let pkg = profiles::Package::r4_core();
         pkg.validator();
         search::Registry::r4();
+        warm.fhirpath();
     })
     .await?;
     app.set_ready();

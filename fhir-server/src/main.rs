@@ -16,6 +16,13 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Evaluate a FHIRPath expression over a resource file (`-` reads stdin) and print the result as JSON.
+    Fhirpath {
+        /// The FHIRPath expression.
+        expression: String,
+        /// A FHIR JSON resource file, or `-` for stdin.
+        resource: String,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -42,14 +49,22 @@ struct ServeArgs {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
-        .init();
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Fhirpath { expression, resource }) => {
+            if let Err(e) = fhir_server::cli::fhirpath(&expression, &resource) {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
         None => cli.serve,
     };
+    // Only the server logs; the tools keep stdout for their output.
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
+        .init();
     let database_url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/fhir.db", args.data_dir.trim_end_matches('/')));
     let running = fhir_server::start(fhir_server::ServeConfig {
         listen: args.listen,

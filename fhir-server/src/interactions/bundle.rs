@@ -137,8 +137,8 @@ fn conditional_references(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Decodes the JSON Patch carried by a PATCH entry (a Binary, as R4 prescribes).
-fn patch_document(r: &Request) -> FhirResult<Value> {
+/// Decodes the patch a PATCH entry carries: a Binary holding JSON Patch, or a FHIRPath Patch Parameters.
+fn patch_document(r: &Request) -> FhirResult<patch::PatchDoc> {
     let res = r.resource.as_ref().ok_or_else(|| FhirError::bad_request("PATCH entry has no resource"))?;
     match res.get("resourceType").and_then(Value::as_str) {
         Some("Binary") => {
@@ -148,10 +148,14 @@ fn patch_document(r: &Request) -> FhirResult<Value> {
             }
             let data = res.get("data").and_then(Value::as_str).unwrap_or("");
             let bytes = base64::engine::general_purpose::STANDARD.decode(data).map_err(|e| FhirError::bad_request(format!("Binary.data is not base64: {e}")).at("resource.data"))?;
-            serde_json::from_slice(&bytes).map_err(|e| FhirError::bad_request(format!("patch is not JSON: {e}")).at("resource.data"))
+            let doc: Value = serde_json::from_slice(&bytes).map_err(|e| FhirError::bad_request(format!("patch is not JSON: {e}")).at("resource.data"))?;
+            if !doc.is_array() {
+                return Err(FhirError::bad_request("a JSON Patch document is an array of operations").at("resource.data"));
+            }
+            Ok(patch::PatchDoc::Json(doc))
         }
-        Some("Parameters") => Err(FhirError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported", "FHIRPath Patch is not supported yet").at("resource")),
-        _ => Err(FhirError::bad_request("PATCH entry resource must be a Binary holding a JSON Patch").at("resource")),
+        Some("Parameters") => Ok(patch::PatchDoc::FhirPath(res.clone())),
+        _ => Err(FhirError::bad_request("PATCH entry resource must be a Binary holding a JSON Patch or a FHIRPath Patch Parameters").at("resource")),
     }
 }
 

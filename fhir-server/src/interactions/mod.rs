@@ -5,6 +5,7 @@ pub mod bundle_text;
 pub mod capabilities;
 pub mod create;
 pub mod delete;
+pub mod fhirpath_patch;
 pub mod health;
 pub mod history;
 pub mod patch;

@@ -1,4 +1,4 @@
-//! PATCH with JSON Patch (RFC 6902), instance-level and conditional.
+//! PATCH with JSON Patch (RFC 6902) or FHIRPath Patch (a Parameters body), instance-level and conditional.
 
 use super::write::{self, Written};
 use crate::app::App;
@@ -21,8 +21,25 @@ pub fn apply_json_patch(doc: &mut Value, patch: &Value) -> FhirResult<()> {
     })
 }
 
+/// A patch document in one of the two formats R4 defines.
+pub enum PatchDoc {
+    /// RFC 6902 operations array.
+    Json(Value),
+    /// A Parameters resource of FHIRPath Patch operations.
+    FhirPath(Value),
+}
+
+impl PatchDoc {
+    fn apply(&self, app: &App, doc: &mut Value) -> FhirResult<()> {
+        match self {
+            PatchDoc::Json(p) => apply_json_patch(doc, p),
+            PatchDoc::FhirPath(p) => super::fhirpath_patch::apply(app.fhirpath(), &profiles::Package::r4_core().model(), doc, p),
+        }
+    }
+}
+
 /// Patches the current version of `res_type/id` and stores the result as a new version.
-pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &Value, if_match: Option<i64>) -> FhirResult<Written> {
+pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
     tx.lock(&format!("{res_type}/{id}")).await?;
     let current = write::current_in(app, tx, res_type, id).await?;
     if let Some(want) = if_match {
@@ -31,7 +48,7 @@ pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &Val
         }
     }
     let mut doc: Value = serde_json::from_str(current.content.as_deref().unwrap_or("{}")).map_err(FhirError::internal)?;
-    apply_json_patch(&mut doc, patch)?;
+    patch.apply(app, &mut doc)?;
     if doc.get("resourceType").and_then(Value::as_str) != Some(res_type) {
         return Err(FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, "processing", "a patch cannot change resourceType").at("resourceType"));
     }
@@ -42,7 +59,7 @@ pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &Val
 }
 
 /// Conditional patch: exactly one match is patched; none is 404, several 412.
-pub async fn conditional_patch(app: &App, tx: &mut Tx, res_type: &str, query: &str, patch_doc: &Value, if_match: Option<i64>) -> FhirResult<Written> {
+pub async fn conditional_patch(app: &App, tx: &mut Tx, res_type: &str, query: &str, patch_doc: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
     let ids = write::find_matches(app, tx, res_type, query, 2).await?;
     match ids.as_slice() {
         [] => Err(FhirError::not_found(format!("no {res_type} matches '{query}'"))),
@@ -83,25 +100,32 @@ mod tests {
     }
 }
 
-/// Whether the request body is declared as JSON Patch.
-fn check_patch_type(headers: &HeaderMap) -> FhirResult<()> {
+/// Reads the body by its Content-Type: JSON Patch, or FHIRPath Patch in a Parameters resource.
+fn parse_patch_body(headers: &HeaderMap, body: &[u8]) -> FhirResult<PatchDoc> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let mt = ct.split(';').next().unwrap_or("").trim();
-    if mt == "application/json-patch+json" {
-        Ok(())
-    } else if mt == "application/fhir+json" || mt == "application/json" {
-        Err(FhirError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported", "FHIRPath Patch (Parameters body) is not supported yet; send application/json-patch+json"))
-    } else {
-        Err(FhirError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported", format!("PATCH needs Content-Type application/json-patch+json, not '{ct}'")))
+    let json = |what: &str| -> FhirResult<Value> { serde_json::from_slice(body).map_err(|e| FhirError::bad_request(format!("{what} body is not valid JSON: {e}"))) };
+    match mt {
+        "application/json-patch+json" => {
+            let v = json("JSON Patch")?;
+            if !v.is_array() {
+                return Err(FhirError::bad_request("a JSON Patch document is an array of operations"));
+            }
+            Ok(PatchDoc::Json(v))
+        }
+        "application/fhir+json" | "application/json" => {
+            let v = json("FHIRPath Patch")?;
+            if v.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
+                return Err(FhirError::bad_request("a FHIRPath Patch body is a Parameters resource; send JSON Patch as application/json-patch+json").at("resourceType"));
+            }
+            Ok(PatchDoc::FhirPath(v))
+        }
+        _ => Err(FhirError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "not-supported",
+            format!("PATCH needs Content-Type application/json-patch+json (JSON Patch) or application/fhir+json (FHIRPath Patch), not '{ct}'"),
+        )),
     }
-}
-
-fn parse_patch_body(body: &[u8]) -> FhirResult<Value> {
-    let v: Value = serde_json::from_slice(body).map_err(|e| FhirError::bad_request(format!("patch body is not valid JSON: {e}")))?;
-    if !v.is_array() {
-        return Err(FhirError::bad_request("a JSON Patch document is an array of operations"));
-    }
-    Ok(v)
 }
 
 /// `PATCH [type]/[id]`.
@@ -112,8 +136,7 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
             rest::only_params(&params, &rest::FORMAT_PARAMS)?;
             let render = format::negotiate(&headers, &params)?;
             write::check_type(&res_type)?;
-            check_patch_type(&headers)?;
-            let doc = parse_patch_body(&body)?;
+            let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
             let mut tx = app.store.pool.begin().await?;
             let w = patch(&app, &mut tx, &res_type, &id, &doc, im).await?;
@@ -130,8 +153,7 @@ pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<Strin
         async {
             let render = format::negotiate(&headers, &rest::query_pairs(&q))?;
             write::check_type(&res_type)?;
-            check_patch_type(&headers)?;
-            let doc = parse_patch_body(&body)?;
+            let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
             let mut tx = app.store.pool.begin().await?;
             let w = conditional_patch(&app, &mut tx, &res_type, q.as_deref().unwrap_or(""), &doc, im).await?;

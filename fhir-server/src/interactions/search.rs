@@ -14,7 +14,98 @@ use serde_json::{json, Value};
 use std::sync::Arc;
 
 /// Result parameters this search understands; the rest are refused until implemented.
-const RESULT_PARAMS: [&str; 7] = ["_format", "_pretty", "_count", "_cursor", "_total", "_summary", "_elements"];
+const RESULT_PARAMS: [&str; 11] = [
+    "_format", "_pretty", "_count", "_cursor", "_total", "_summary", "_elements", "_include", "_revinclude", "_include:iterate", "_revinclude:iterate",
+];
+
+/// Rounds of `:iterate` after the first; deep enough for realistic graphs, bounded against cycles.
+const MAX_ITERATE: usize = 4;
+
+/// One `_include` / `_revinclude` value.
+struct IncludeSpec {
+    rev: bool,
+    iterate: bool,
+    source: String,
+    /// None for `*`: every reference parameter.
+    param: Option<String>,
+    target: Option<String>,
+}
+
+fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
+    let reg = search::Registry::r4();
+    let bad = |m: String| FhirError::bad_request(m).at(key.to_string());
+    let rev = key.starts_with("_revinclude");
+    let iterate = key.ends_with(":iterate");
+    let mut parts = value.split(':');
+    let source = parts.next().unwrap_or_default();
+    let (source, param) = match (source, parts.next()) {
+        ("*", None) => (rt, None),
+        (s, Some(p)) => (s, if p == "*" { None } else { Some(p) }),
+        _ => return Err(bad(format!("'{value}' is not Source:parameter[:Target]"))),
+    };
+    let target = parts.next();
+    if parts.next().is_some() {
+        return Err(bad(format!("'{value}' is not Source:parameter[:Target]")));
+    }
+    if !reg.resource_types().iter().any(|t| t == source) {
+        return Err(bad(format!("'{source}' is not a resource type")));
+    }
+    let targets: Vec<String> = match param {
+        Some(p) => {
+            let sp = reg.param(source, p).ok_or_else(|| bad(format!("unknown search parameter '{p}' for {source}")))?;
+            if sp.kind != search::ParamType::Reference {
+                return Err(bad(format!("'{source}:{p}' is not a reference parameter")));
+            }
+            sp.targets.clone()
+        }
+        None => Vec::new(),
+    };
+    if let Some(t) = target {
+        if !reg.resource_types().iter().any(|x| x == t) || (!targets.is_empty() && !targets.iter().any(|x| x == t)) {
+            return Err(bad(format!("'{t}' is not a target type of '{source}:{}'", param.unwrap_or("*"))));
+        }
+    }
+    // Without :iterate an include only starts from the matches, so it must fit the searched type.
+    if !iterate {
+        if !rev && source != rt {
+            return Err(bad(format!("_include starts from {rt} matches; '{source}' needs _include:iterate")));
+        }
+        if rev && !targets.is_empty() && !targets.iter().any(|t| t == rt) {
+            return Err(bad(format!("'{source}:{}' never points at {rt}", param.unwrap_or("*"))));
+        }
+    }
+    Ok(IncludeSpec { rev, iterate, source: source.to_string(), param: param.map(str::to_string), target: target.map(str::to_string) })
+}
+
+/// Resources the include specs reach from the matches: (type, id, content), each once and never a match.
+async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, String)]) -> FhirResult<Vec<(String, String, String)>> {
+    let mut seen: std::collections::HashSet<(String, String)> = matches.iter().map(|(_, t, id)| (t.clone(), id.clone())).collect();
+    let mut frontier: Vec<(i64, String, String)> = matches.to_vec();
+    let mut out = Vec::new();
+    for round in 0..=MAX_ITERATE {
+        let mut next = Vec::new();
+        for spec in specs.iter().filter(|s| round == 0 || s.iterate) {
+            let rows = if spec.rev {
+                let targets: Vec<(String, String)> = frontier.iter().map(|(_, t, id)| (t.clone(), id.clone())).collect();
+                app.store.revincluded(&targets, &spec.source, spec.param.as_deref()).await?
+            } else {
+                let from: Vec<i64> = frontier.iter().filter(|(_, t, _)| *t == spec.source).map(|(rid, _, _)| *rid).collect();
+                app.store.included(&from, &spec.source, spec.param.as_deref(), spec.target.as_deref()).await?
+            };
+            for (rid, t, id, content) in rows {
+                if seen.insert((t.clone(), id.clone())) {
+                    next.push((rid, t.clone(), id.clone()));
+                    out.push((t, id, content));
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        frontier = next;
+    }
+    Ok(out)
+}
 
 async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
     let render = format::negotiate(headers, &params)?;
@@ -23,11 +114,13 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     let q = reg.parse_query(res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
     let mut cursor = None;
     let mut total_mode = "none";
+    let mut specs = Vec::new();
     for (k, v) in &q.control {
         if !RESULT_PARAMS.contains(&k.as_str()) {
             return Err(FhirError::bad_request(format!("search result parameter '{k}' is not supported yet")).at(k.clone()));
         }
         match k.as_str() {
+            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => specs.push(parse_include(res_type, k, v)?),
             "_cursor" => cursor = Some(v.parse::<i64>().map_err(|_| FhirError::bad_request("malformed _cursor").at("_cursor"))?),
             "_total" => {
                 total_mode = match v.as_str() {
@@ -64,19 +157,30 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         head["total"] = json!(t);
     }
     head["link"] = Value::Array(links);
-    let mut entries = Vec::with_capacity(rows.len());
+    let typed: Vec<(i64, String, String)> = rows.iter().map(|(rid, id, _)| (*rid, res_type.to_string(), id.clone())).collect();
+    let included = if specs.is_empty() { Vec::new() } else { includes(app, &specs, &typed).await? };
+    let mut entries = Vec::with_capacity(rows.len() + included.len());
     for (_, id, text) in rows {
-        let resource = match &sub {
-            None | Some(subset::Subset::Count) => text,
-            Some(s) => {
-                let mut v: Value = serde_json::from_str(&text).map_err(FhirError::internal)?;
-                subset::apply(&mut v, s);
-                v.to_string()
-            }
-        };
+        let resource = subsetted(text, &sub)?;
         entries.push(Entry { fields: json!({"fullUrl": format!("{path}/{id}"), "search": {"mode": "match"}}), resource: Some(resource) });
     }
+    for (t, id, text) in included {
+        let resource = subsetted(text, &sub)?;
+        entries.push(Entry { fields: json!({"fullUrl": format!("{}/{t}/{id}", app.base), "search": {"mode": "include"}}), resource: Some(resource) });
+    }
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
+}
+
+/// The stored JSON text, reduced when `_summary`/`_elements` ask for it.
+fn subsetted(text: String, sub: &Option<subset::Subset>) -> FhirResult<String> {
+    match sub {
+        None | Some(subset::Subset::Count) => Ok(text),
+        Some(s) => {
+            let mut v: Value = serde_json::from_str(&text).map_err(FhirError::internal)?;
+            subset::apply(&mut v, s);
+            Ok(v.to_string())
+        }
+    }
 }
 
 /// `GET [type]?params`.

@@ -224,6 +224,69 @@ impl Store {
         self.pool.fetch(&sql, &bound).await
     }
 
+    /// Resources that reference index rows of the resources `from` point at (`_include`): (rid, type, id, content).
+    pub async fn included(&self, from: &[i64], src_type: &str, param: Option<&str>, target_type: Option<&str>) -> Result<Vec<(i64, String, String, String)>, sqlx::Error> {
+        if from.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec![Arg::Text(src_type)];
+        let mut conds = String::new();
+        if let Some(p) = param {
+            args.push(Arg::Text(p));
+            conds.push_str(&format!(" AND x.param = ${}", args.len()));
+        }
+        if let Some(t) = target_type {
+            args.push(Arg::Text(t));
+            conds.push_str(&format!(" AND x.target_type = ${}", args.len()));
+        }
+        let first = args.len() + 1;
+        args.extend(from.iter().map(|r| Arg::Int(*r)));
+        let marks = (first..first + from.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT t.rid, t.res_type, t.res_id, {} FROM resource t WHERE NOT t.deleted AND t.rid IN \
+             (SELECT t2.rid FROM idx_reference x JOIN resource t2 ON t2.res_type = x.target_type AND t2.res_id = x.target_id \
+              WHERE x.res_type = $1{conds} AND x.rid IN ({marks})) ORDER BY t.rid",
+            self.backend().json_col("t.")
+        );
+        self.pool.fetch(&sql, &args).await
+    }
+
+    /// Resources of `src_type` whose reference index rows point at `targets` (`_revinclude`): (rid, type, id, content).
+    pub async fn revincluded(&self, targets: &[(String, String)], src_type: &str, param: Option<&str>) -> Result<Vec<(i64, String, String, String)>, sqlx::Error> {
+        if targets.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = vec![Arg::Text(src_type)];
+        let mut conds = String::new();
+        if let Some(p) = param {
+            args.push(Arg::Text(p));
+            conds.push_str(&format!(" AND x.param = ${}", args.len()));
+        }
+        let mut by_type: Vec<(&str, Vec<&str>)> = Vec::new();
+        for (t, id) in targets {
+            match by_type.iter_mut().find(|(bt, _)| bt == t) {
+                Some((_, ids)) => ids.push(id),
+                None => by_type.push((t, vec![id])),
+            }
+        }
+        let mut pairs = Vec::with_capacity(by_type.len());
+        for (t, ids) in by_type {
+            args.push(Arg::Text(t));
+            let tn = args.len();
+            let first = tn + 1;
+            args.extend(ids.iter().map(|id| Arg::Text(id)));
+            let marks = (first..first + ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            pairs.push(format!("(x.target_type = ${tn} AND x.target_id IN ({marks}))"));
+        }
+        let sql = format!(
+            "SELECT s.rid, s.res_type, s.res_id, {} FROM resource s WHERE NOT s.deleted AND s.res_type = $1 AND s.rid IN \
+             (SELECT x.rid FROM idx_reference x WHERE x.res_type = $1{conds} AND ({})) ORDER BY s.rid",
+            self.backend().json_col("s."),
+            pairs.join(" OR ")
+        );
+        self.pool.fetch(&sql, &args).await
+    }
+
     /// Counts matches of a search.
     pub async fn search_count(&self, res_type: &str, filter: &search::SqlFilter) -> Result<i64, sqlx::Error> {
         let sql = format!("SELECT COUNT(*) FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);

@@ -1,0 +1,140 @@
+//! Search through the REST API on both backends: chains, `_has`, `_include` and `_revinclude`.
+//! Each case builds its own small graph with fresh names, so expected ids are known by construction.
+
+use conformance_tests::{both_backends, unique, Fhir};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// A graph: Organization ← Patient p1 → Practitioner; Observations on p1 (by the practitioner) and p2; Provenance on ob1.
+struct Graph {
+    tag: String,
+    org: String,
+    pr: String,
+    p1: String,
+    p2: String,
+    ob1: String,
+    ob2: String,
+    prov: String,
+}
+
+async fn graph(f: &Fhir) -> Graph {
+    let tag = unique();
+    let id = |v: Value| v["id"].as_str().unwrap().to_string();
+    let org = id(f.create(&json!({"resourceType": "Organization", "name": format!("Org {tag}")})).await);
+    let pr = id(f.create(&json!({"resourceType": "Practitioner", "name": [{"family": format!("Doc{tag}")}]})).await);
+    let p1 = id(f
+        .create(&json!({"resourceType": "Patient", "name": [{"family": format!("One{tag}")}], "managingOrganization": {"reference": format!("Organization/{org}")},
+            "generalPractitioner": [{"reference": format!("Practitioner/{pr}")}]}))
+        .await);
+    let p2 = id(f.create(&json!({"resourceType": "Patient", "name": [{"family": format!("Two{tag}")}]})).await);
+    let obs = |p: &str, performer: Option<&str>| {
+        let mut o = json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "urn:t", "code": tag.clone()}]},
+            "subject": {"reference": format!("Patient/{p}")}});
+        if let Some(pr) = performer {
+            o["performer"] = json!([{"reference": format!("Practitioner/{pr}")}]);
+        }
+        o
+    };
+    let ob1 = id(f.create(&obs(&p1, Some(&pr))).await);
+    let ob2 = id(f.create(&obs(&p2, None)).await);
+    let prov = id(f
+        .create(&json!({"resourceType": "Provenance", "target": [{"reference": format!("Observation/{ob1}")}], "recorded": "2020-01-01T00:00:00Z",
+            "agent": [{"who": {"reference": format!("Practitioner/{pr}")}}]}))
+        .await);
+    Graph { tag, org, pr, p1, p2, ob1, ob2, prov }
+}
+
+/// (mode, "Type/id") of every entry.
+fn entries(bundle: &Value) -> BTreeSet<(String, String)> {
+    bundle["entry"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| {
+                    let r = &e["resource"];
+                    (e["search"]["mode"].as_str().unwrap_or("?").to_string(), format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn set(items: &[(&str, String)]) -> BTreeSet<(String, String)> {
+    items.iter().map(|(m, r)| (m.to_string(), r.clone())).collect()
+}
+
+async fn search(f: &Fhir, q: &str) -> BTreeSet<(String, String)> {
+    entries(&f.get(q).await.expect(200).json())
+}
+
+async fn chains_and_has(f: &Fhir) {
+    let g = graph(f).await;
+    let ob1 = format!("Observation/{}", g.ob1);
+    assert_eq!(search(f, &format!("Observation?subject:Patient.organization.name=Org {}", g.tag)).await, set(&[("match", ob1.clone())]));
+    assert_eq!(search(f, &format!("Observation?subject.family=one{}", g.tag)).await, set(&[("match", ob1.clone())]));
+    assert_eq!(search(f, &format!("Observation?patient.family=one{0},two{0}", g.tag)).await.len(), 2);
+    assert_eq!(search(f, &format!("Patient?_has:Observation:subject:performer=Practitioner/{}", g.pr)).await, set(&[("match", format!("Patient/{}", g.p1))]));
+    assert_eq!(
+        search(f, &format!("Practitioner?_has:Provenance:agent:target:Observation.subject:Patient.family=one{}", g.tag)).await,
+        set(&[("match", format!("Practitioner/{}", g.pr))]),
+        "a chain inside _has"
+    );
+    assert_eq!(
+        search(f, &format!("Organization?_has:Patient:organization:_has:Observation:subject:code=urn:t|{}", g.tag)).await,
+        set(&[("match", format!("Organization/{}", g.org))]),
+        "nested _has"
+    );
+    // Strict: what cannot be chained is named.
+    let r = f.get("Observation?code.name=x").await.expect(400);
+    assert_eq!(r.issue_expression().as_deref(), Some("code.name"));
+}
+
+async fn include_and_revinclude(f: &Fhir) {
+    let g = graph(f).await;
+    let (ob1, ob2) = (format!("Observation/{}", g.ob1), format!("Observation/{}", g.ob2));
+    let (p1, p2) = (format!("Patient/{}", g.p1), format!("Patient/{}", g.p2));
+    let ids = format!("{},{}", g.ob1, g.ob2);
+    assert_eq!(
+        search(f, &format!("Observation?_id={ids}&_include=Observation:subject")).await,
+        set(&[("match", ob1.clone()), ("match", ob2.clone()), ("include", p1.clone()), ("include", p2.clone())])
+    );
+    assert_eq!(
+        search(f, &format!("Observation?_id={ids}&_include=Observation:subject:Patient&_include:iterate=Patient:organization")).await,
+        set(&[("match", ob1.clone()), ("match", ob2.clone()), ("include", p1.clone()), ("include", p2.clone()), ("include", format!("Organization/{}", g.org))])
+    );
+    assert_eq!(
+        search(f, &format!("Observation?_id={}&_include=Observation:*", g.ob1)).await,
+        set(&[("match", ob1.clone()), ("include", p1.clone()), ("include", format!("Practitioner/{}", g.pr))]),
+        "wildcard follows every reference parameter"
+    );
+    assert_eq!(search(f, &format!("Patient?_id={}&_revinclude=Observation:subject", g.p1)).await, set(&[("match", p1.clone()), ("include", ob1.clone())]));
+    assert_eq!(
+        search(f, &format!("Patient?_id={}&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target", g.p1)).await,
+        set(&[("match", p1.clone()), ("include", ob1.clone()), ("include", format!("Provenance/{}", g.prov))])
+    );
+    // An included resource that is also a match appears once, as a match.
+    assert_eq!(
+        search(f, &format!("Observation?_id={ids}&_include=Observation:subject&_revinclude:iterate=Observation:subject")).await,
+        set(&[("match", ob1.clone()), ("match", ob2.clone()), ("include", p1.clone()), ("include", p2.clone())])
+    );
+    // The self link echoes the include parameters.
+    let b = f.get(&format!("Patient?_id={}&_revinclude=Observation:subject", g.p1)).await.expect(200).json();
+    let self_link = b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "self").unwrap()["url"].as_str().unwrap().to_string();
+    assert!(self_link.contains("_revinclude=Observation"), "{self_link}");
+    // Strict refusals name the parameter.
+    for (q, param) in [
+        ("Patient?_include=Observation:subject", "_include"),
+        ("Observation?_include=Observation:code", "_include"),
+        ("Observation?_include=Observation:subject:Practitioner", "_include"),
+        ("Observation?_include=Nope:subject", "_include"),
+        ("Observation?_include=subject", "_include"),
+        ("Patient?_revinclude=Observation:nope", "_revinclude"),
+        ("Organization?_revinclude=Observation:patient", "_revinclude"),
+        ("Patient?_include:recurse=Patient:organization", "_include:recurse"),
+    ] {
+        let r = f.get(q).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(param), "{q}: {}", r.text);
+    }
+}
+
+both_backends!(chains_and_has, include_and_revinclude);
