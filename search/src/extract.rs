@@ -1,6 +1,5 @@
 //! Turning FHIR values into index rows, plus the value parsing shared with query parsing.
 
-use crate::path::Item;
 use crate::{IndexRow, ParamType};
 use serde_json::{Map, Value};
 use unicode_normalization::char::is_combining_mark;
@@ -232,6 +231,17 @@ fn instant_field(item: &Item, resource_type: &str) -> bool {
 
 fn opt_fold(s: Option<&str>) -> Option<String> {
     s.map(fold)
+}
+
+/// One value found by a parameter's expression, with its FHIR type when known.
+#[derive(Debug, Clone)]
+pub struct Item<'a> {
+    /// The JSON value.
+    pub value: &'a Value,
+    /// FHIR type name (`dateTime`, `Quantity`, `HumanName`).
+    pub ty: Option<String>,
+    /// The element name it was reached by, for values whose type is unknown.
+    pub field: String,
 }
 
 /// Appends the rows for one value found by a parameter's expression.

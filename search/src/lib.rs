@@ -8,8 +8,7 @@
 
 /// Value conversion from FHIR JSON to index rows, shared with query-value parsing.
 pub mod extract;
-/// The small FHIRPath subset used until the real engine lands.
-pub mod path;
+mod narrow;
 mod query;
 
 pub use query::{Filter, Query, SearchError, SqlArg, SqlFilter};
@@ -72,8 +71,8 @@ pub struct SearchParam {
     pub expression: Option<String>,
     /// SearchParameter.target: resource types a reference parameter may point to.
     pub targets: Vec<String>,
-    /// The expression narrowed to this resource type, when it is within the evaluator's subset.
-    compiled: Option<Arc<path::Expr>>,
+    /// The expression's top-level branches for this resource type, compiled by the FHIRPath engine.
+    compiled: Option<Arc<[Arc<fhirpath::Expression>]>>,
     /// Why the expression cannot be evaluated, when it cannot.
     unsupported: Option<String>,
 }
@@ -165,11 +164,28 @@ impl IndexRow {
 const REFUSED_CODES: &[(&str, &str)] = &[("phonetic", "phonetic matching is not implemented")];
 
 /// All search parameters, by resource type and code.
-#[derive(Debug, Default)]
 pub struct Registry {
     by_type: HashMap<String, Vec<SearchParam>>,
     index: HashMap<(String, String), usize>,
     resource_types: Vec<String>,
+    engine: fhirpath::Engine,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").field("resource_types", &self.resource_types.len()).field("params", &self.index.len()).finish()
+    }
+}
+
+/// `resolve()` while indexing: the store is not consulted, but a reference's own text tells
+/// its type, which is all `where(resolve() is Patient)` needs.
+struct TypeOfReference;
+
+impl fhirpath::Resolver for TypeOfReference {
+    fn resolve(&self, reference: &str) -> Option<Value> {
+        let r = extract::parse_reference(reference)?;
+        Some(serde_json::json!({"resourceType": r.target_type?, "id": r.target_id?}))
+    }
 }
 
 impl Registry {
@@ -178,20 +194,24 @@ impl Registry {
         static R4: OnceLock<Registry> = OnceLock::new();
         R4.get_or_init(|| {
             let pkg = profiles::Package::r4_core();
-            Registry::from_search_parameters(pkg.resources("SearchParameter"), pkg.resource_types())
+            Registry::from_search_parameters(pkg.resources("SearchParameter"), pkg.resource_types(), pkg.model())
         })
     }
 
     /// Builds a registry from SearchParameter resources; Resource/DomainResource parameters go to every type.
-    pub fn from_search_parameters(params: &[Value], resource_types: &[String]) -> Registry {
-        let mut reg = Registry { resource_types: resource_types.to_vec(), ..Default::default() };
+    pub fn from_search_parameters(params: &[Value], resource_types: &[String], model: Arc<fhir_model::Model>) -> Registry {
+        let mut reg = Registry {
+            by_type: HashMap::new(),
+            index: HashMap::new(),
+            resource_types: resource_types.to_vec(),
+            engine: fhirpath::Engine::new(Some(model)),
+        };
         for sp in params {
             let s = |k: &str| sp.get(k).and_then(Value::as_str).map(str::to_string);
             let (Some(code), Some(kind)) = (s("code"), s("type").as_deref().and_then(ParamType::from_code)) else {
                 continue;
             };
             let expression = s("expression");
-            let compiled = expression.as_deref().map(path::compile);
             let strs = |k: &str| -> Vec<String> {
                 sp.get(k)
                     .and_then(Value::as_array)
@@ -216,18 +236,19 @@ impl Registry {
                 if reg.index.contains_key(&key) {
                     continue;
                 }
-                let (compiled_for, unsupported) = match (&compiled, &refused) {
+                let is_type = |t: &str| resource_types.iter().any(|r| r == t) || matches!(t, "Resource" | "DomainResource");
+                let (compiled_for, unsupported) = match (&expression, &refused) {
                     (_, Some(why)) => (None, Some(why.clone())),
                     (None, None) => (None, Some("no expression".to_string())),
-                    (Some(Err(e)), None) => (None, Some(e.clone())),
-                    (Some(Ok(e)), None) => match e.for_type(&base) {
-                        Some(e) if matches!(kind, ParamType::Composite | ParamType::Special) => {
-                            let _ = e;
-                            (None, Some(format!("{kind:?} parameters are not indexed yet")))
+                    _ if matches!(kind, ParamType::Composite | ParamType::Special) => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
+                    (Some(e), None) => {
+                        let branches = narrow::for_type(e, &base, is_type);
+                        match branches.iter().map(|b| reg.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
+                            _ if branches.is_empty() => (None, Some(format!("expression has no branch for {base}"))),
+                            Ok(c) => (Some(c.into()), None),
+                            Err(err) => (None, Some(err.to_string())),
                         }
-                        Some(e) => (Some(Arc::new(e)), None),
-                        None => (None, Some(format!("expression has no branch for {base}"))),
-                    },
+                    }
                 };
                 let list = reg.by_type.entry(base.clone()).or_default();
                 reg.index.insert(key, list.len());
@@ -264,16 +285,50 @@ impl Registry {
     /// Index rows for one resource (current version), every parameter of its type whose expression we can evaluate.
     pub fn extract(&self, resource: &Value) -> Vec<IndexRow> {
         let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else { return vec![] };
+        let env = fhirpath::Env::new().with_resolver(&TypeOfReference);
         let mut out = Vec::new();
         for sp in self.params_for(rt) {
-            let Some(expr) = &sp.compiled else { continue };
+            let Some(branches) = &sp.compiled else { continue };
             let start = out.len();
-            for item in path::evaluate(expr, resource) {
-                extract::rows_for(&sp.code, sp.kind, &item, rt, &mut out);
+            for expr in branches.iter() {
+                // A branch that fails on odd data (a singleton function over a list) indexes nothing.
+                let Ok(items) = self.engine.evaluate(expr, resource, &env) else { continue };
+                for item in &items {
+                    self.rows_for_item(sp, item, rt, &mut out);
+                }
             }
             dedup_tail(&mut out, start);
         }
         out
+    }
+
+    /// Index rows for one FHIRPath result: elements keep their FHIR type, computed values become JSON.
+    fn rows_for_item(&self, sp: &SearchParam, item: &fhirpath::Item<'_>, rt: &str, out: &mut Vec<IndexRow>) {
+        let found = |value: &Value, ty: Option<&str>, out: &mut Vec<IndexRow>| {
+            let item = extract::Item { value, ty: ty.map(str::to_string), field: String::new() };
+            extract::rows_for(&sp.code, sp.kind, &item, rt, out);
+        };
+        match item {
+            fhirpath::Item::Node(n) => {
+                let Some(value) = n.value() else { return };
+                let ty = n.fhir_type();
+                // A parameter over an extension means its value[x], as servers index it.
+                if ty == "Extension" {
+                    let Some(obj) = value.as_object() else { return };
+                    for (k, v) in obj.iter().filter(|(k, _)| k.starts_with("value")) {
+                        let vt = self.engine.model().and_then(|m| m.json_element("Extension", k)).map(|(_, t)| t);
+                        found(v, vt, out);
+                    }
+                    return;
+                }
+                found(value, (!ty.is_empty()).then_some(ty), out);
+            }
+            fhirpath::Item::Date(_) => found(&item.to_json(), Some("date"), out),
+            fhirpath::Item::DateTime(_) => found(&item.to_json(), Some("dateTime"), out),
+            fhirpath::Item::Boolean(_) | fhirpath::Item::String(_) | fhirpath::Item::Integer(_) | fhirpath::Item::Decimal(_) => found(&item.to_json(), None, out),
+            fhirpath::Item::Quantity(_) => found(&item.to_json(), Some("Quantity"), out),
+            _ => {}
+        }
     }
 
     /// Parse query parameters (already percent-decoded name/value pairs) for a type-level search.

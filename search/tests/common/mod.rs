@@ -28,7 +28,7 @@ pub fn resource_types() -> Vec<String> {
 
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| Registry::from_search_parameters(&search_parameters(), &resource_types()))
+    R.get_or_init(|| Registry::from_search_parameters(&search_parameters(), &resource_types(), profiles::Package::r4_core().model()))
 }
 
 pub fn example(name: &str) -> Value {
