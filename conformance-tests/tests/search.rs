@@ -44,12 +44,13 @@ async fn graph(f: &Fhir) -> Graph {
     Graph { tag, org, pr, p1, p2, ob1, ob2, prov }
 }
 
-/// (mode, "Type/id") of every entry.
+/// (mode, "Type/id") of every match and include entry (outcome entries are looked at apart).
 fn entries(bundle: &Value) -> BTreeSet<(String, String)> {
     bundle["entry"]
         .as_array()
         .map(|a| {
             a.iter()
+                .filter(|e| e["search"]["mode"] != "outcome")
                 .map(|e| {
                     let r = &e["resource"];
                     (e["search"]["mode"].as_str().unwrap_or("?").to_string(), format!("{}/{}", r["resourceType"].as_str().unwrap(), r["id"].as_str().unwrap()))
@@ -137,4 +138,22 @@ async fn include_and_revinclude(f: &Fhir) {
     }
 }
 
-both_backends!(chains_and_has, include_and_revinclude);
+async fn strict_by_default_lenient_on_request(f: &Fhir) {
+    let g = graph(f).await;
+    let q = format!("Patient?family=one{}&nonsense=1&birthdate=notadate&_count=abc", g.tag);
+    for prefer in [None, Some("handling=strict")] {
+        let headers: Vec<(&str, &str)> = prefer.iter().map(|p| ("prefer", *p)).collect();
+        let r = f.send(reqwest::Method::GET, &q, None, &headers).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some("nonsense"), "{}", r.text);
+    }
+    let b = f.send(reqwest::Method::GET, &q, None, &[("prefer", "handling=lenient")]).await.expect(200).json();
+    let got = entries(&b);
+    assert_eq!(got.iter().filter(|(m, _)| m == "match").cloned().collect::<BTreeSet<_>>(), set(&[("match", format!("Patient/{}", g.p1))]));
+    let outcome = b["entry"].as_array().unwrap().iter().find(|e| e["search"]["mode"] == "outcome").expect("an outcome entry says what was ignored");
+    let ignored: BTreeSet<String> = outcome["resource"]["issue"].as_array().unwrap().iter().map(|i| i["expression"][0].as_str().unwrap().to_string()).collect();
+    assert_eq!(ignored, ["nonsense", "birthdate", "_count"].iter().map(|s| s.to_string()).collect());
+    let self_link = b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "self").unwrap()["url"].as_str().unwrap().to_string();
+    assert!(self_link.contains("family=") && !self_link.contains("nonsense") && !self_link.contains("birthdate") && !self_link.contains("_count"), "{self_link}");
+}
+
+both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request);

@@ -335,6 +335,12 @@ impl Registry {
     pub fn parse_query(&self, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
         query::parse(self, resource_type, params)
     }
+
+    /// Like [`Registry::parse_query`], for `Prefer: handling=lenient`: refused parameters are left
+    /// out of the query and returned, so the caller can say what it ignored.
+    pub fn parse_query_lenient(&self, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
+        query::parse_all(self, resource_type, params)
+    }
 }
 
 /// Unions such as `Patient.name | Patient.name.given` may find a value twice; duplicate rows add nothing.

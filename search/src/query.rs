@@ -292,16 +292,29 @@ fn table_of(kind: ParamType) -> Option<&'static str> {
 }
 
 pub(crate) fn parse(reg: &Registry, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
+    let (q, mut errors) = parse_all(reg, rt, params);
+    match errors.is_empty() {
+        true => Ok(q),
+        false => Err(errors.swap_remove(0)),
+    }
+}
+
+/// Parses every parameter, keeping the good ones and returning the refusals beside them.
+pub(crate) fn parse_all(reg: &Registry, rt: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
     let mut q = Query { filters: Vec::new(), control: Vec::new(), resource_type: rt.to_string() };
+    let mut errors = Vec::new();
     for (name, value) in params {
         let code = name.split([':', '.']).next().unwrap_or_default();
         if RESULT_PARAMS.contains(&code) {
             q.control.push((name.clone(), value.clone()));
             continue;
         }
-        q.filters.push(parse_filter(reg, rt, name, name, value, 0)?);
+        match parse_filter(reg, rt, name, name, value, 0) {
+            Ok(f) => q.filters.push(f),
+            Err(e) => errors.push(e),
+        }
     }
-    Ok(q)
+    (q, errors)
 }
 
 /// One parameter on `rt`; `top` is the parameter as the client wrote it, for error messages.

@@ -77,6 +77,21 @@ fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
     Ok(IncludeSpec { rev, iterate, source: source.to_string(), param: param.map(str::to_string), target: target.map(str::to_string) })
 }
 
+/// Validates one result parameter's value on its own (the full parse happens below).
+fn check_result_param(res_type: &str, k: &str, v: &str) -> FhirResult<()> {
+    let one = [(k.to_string(), v.to_string())];
+    match k {
+        "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => parse_include(res_type, k, v).map(|_| ()),
+        "_count" => parse_count(&one).map(|_| ()),
+        "_summary" | "_elements" => subset::from_params(&one).map(|_| ()),
+        "_total" if !matches!(v, "none" | "estimate" | "accurate") => {
+            Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total"))
+        }
+        "_cursor" if v.parse::<i64>().is_err() => Err(FhirError::bad_request("malformed _cursor").at("_cursor")),
+        _ => Ok(()),
+    }
+}
+
 /// Resources the include specs reach from the matches: (type, id, content), each once and never a match.
 async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, String)]) -> FhirResult<Vec<(String, String, String)>> {
     let mut seen: std::collections::HashSet<(String, String)> = matches.iter().map(|(_, t, id)| (t.clone(), id.clone())).collect();
@@ -111,14 +126,33 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     let render = format::negotiate(headers, &params)?;
     write::check_type(res_type)?;
     let reg = search::Registry::r4();
-    let q = reg.parse_query(res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+    let lenient = format::prefer_lenient(headers);
+    let (mut q, mut ignored) = if lenient {
+        reg.parse_query_lenient(res_type, &params)
+    } else {
+        (reg.parse_query(res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?, Vec::new())
+    };
+    // Result parameters are checked one by one too, so lenient mode can drop just the bad ones.
+    let mut control = Vec::new();
+    for (k, v) in std::mem::take(&mut q.control) {
+        let checked = if RESULT_PARAMS.contains(&k.as_str()) {
+            check_result_param(res_type, &k, &v)
+        } else {
+            Err(FhirError::bad_request(format!("search result parameter '{k}' is not supported yet")).at(k.clone()))
+        };
+        match checked {
+            Ok(()) => control.push((k, v)),
+            Err(e) if lenient => ignored.push(search::SearchError { param: k, message: e.issues[0].diagnostics.clone() }),
+            Err(e) => return Err(e),
+        }
+    }
+    q.control = control;
+    // Links echo exactly what was applied.
+    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
     let mut cursor = None;
     let mut total_mode = "none";
     let mut specs = Vec::new();
     for (k, v) in &q.control {
-        if !RESULT_PARAMS.contains(&k.as_str()) {
-            return Err(FhirError::bad_request(format!("search result parameter '{k}' is not supported yet")).at(k.clone()));
-        }
         match k.as_str() {
             "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => specs.push(parse_include(res_type, k, v)?),
             "_cursor" => cursor = Some(v.parse::<i64>().map_err(|_| FhirError::bad_request("malformed _cursor").at("_cursor"))?),
@@ -163,6 +197,14 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     for (_, id, text) in rows {
         let resource = subsetted(text, &sub)?;
         entries.push(Entry { fields: json!({"fullUrl": format!("{path}/{id}"), "search": {"mode": "match"}}), resource: Some(resource) });
+    }
+    if !ignored.is_empty() {
+        let issues: Vec<Value> = ignored
+            .iter()
+            .map(|e| json!({"severity": "warning", "code": "not-supported", "diagnostics": format!("ignored: {}", e.message), "expression": [e.param]}))
+            .collect();
+        let outcome = json!({"resourceType": "OperationOutcome", "issue": issues});
+        entries.push(Entry { fields: json!({"search": {"mode": "outcome"}}), resource: Some(outcome.to_string()) });
     }
     for (t, id, text) in included {
         let resource = subsetted(text, &sub)?;

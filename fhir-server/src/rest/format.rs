@@ -125,6 +125,16 @@ pub fn prefer_return(headers: &HeaderMap) -> Return {
     prefer_return_opt(headers).unwrap_or(Return::Representation)
 }
 
+/// Whether `Prefer: handling=lenient` asks search to ignore what it does not understand
+/// (the default, and `handling=strict`, refuse it).
+pub fn prefer_lenient(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .flat_map(|v| v.to_str().unwrap_or("").split([',', ';']).map(|p| p.trim().replace(' ', "")).collect::<Vec<_>>())
+        .any(|p| p == "handling=lenient")
+}
+
 /// Reads `Prefer: return=…` if given.
 pub fn prefer_return_opt(headers: &HeaderMap) -> Option<Return> {
     for v in headers.get_all("prefer") {
