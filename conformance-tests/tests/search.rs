@@ -156,4 +156,22 @@ async fn strict_by_default_lenient_on_request(f: &Fhir) {
     assert!(self_link.contains("family=") && !self_link.contains("nonsense") && !self_link.contains("birthdate") && !self_link.contains("_count"), "{self_link}");
 }
 
-both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request);
+async fn compartment_search(f: &Fhir) {
+    let g = graph(f).await;
+    let ob1 = format!("Observation/{}", g.ob1);
+    assert_eq!(search(f, &format!("Patient/{}/Observation", g.p1)).await, set(&[("match", ob1.clone())]));
+    assert_eq!(search(f, &format!("Patient/{}/Observation?code=urn:t|{}", g.p1, g.tag)).await, set(&[("match", ob1.clone())]));
+    assert_eq!(search(f, &format!("Patient/{}/Observation?code=urn:t|other", g.p1)).await, set(&[]));
+    assert_eq!(search(f, &format!("Patient/{}/Patient", g.p1)).await, set(&[("match", format!("Patient/{}", g.p1))]), "the owner is in its own compartment");
+    assert_eq!(search(f, &format!("Practitioner/{}/Observation", g.pr)).await, set(&[("match", ob1.clone())]), "through performer");
+    assert_eq!(search(f, &format!("Patient/{}/Observation", g.p2)).await, set(&[("match", format!("Observation/{}", g.ob2))]));
+    let b = f.get(&format!("Patient/{}/Observation", g.p1)).await.expect(200).json();
+    let self_link = b["link"].as_array().unwrap().iter().find(|l| l["relation"] == "self").unwrap()["url"].as_str().unwrap().to_string();
+    assert_eq!(self_link, format!("{}/Patient/{}/Observation", f.base, g.p1));
+    assert_eq!(b["entry"][0]["fullUrl"], json!(format!("{}/{ob1}", f.base)));
+    f.get(&format!("Patient/{}/Organization", g.p1)).await.expect(400);
+    f.get("Organization/1/Observation").await.expect(404);
+    f.get("Patient/1/Nonsense").await.expect(404);
+}
+
+both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search);

@@ -169,6 +169,8 @@ pub struct Registry {
     index: HashMap<(String, String), usize>,
     resource_types: Vec<String>,
     engine: fhirpath::Engine,
+    /// (compartment type, resource type) → the parameters that place a resource in the compartment.
+    compartments: HashMap<(String, String), Vec<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -194,7 +196,9 @@ impl Registry {
         static R4: OnceLock<Registry> = OnceLock::new();
         R4.get_or_init(|| {
             let pkg = profiles::Package::r4_core();
-            Registry::from_search_parameters(pkg.resources("SearchParameter"), pkg.resource_types(), pkg.model())
+            let mut reg = Registry::from_search_parameters(pkg.resources("SearchParameter"), pkg.resource_types(), pkg.model());
+            reg.add_compartments(pkg.resources("CompartmentDefinition"));
+            reg
         })
     }
 
@@ -205,6 +209,7 @@ impl Registry {
             index: HashMap::new(),
             resource_types: resource_types.to_vec(),
             engine: fhirpath::Engine::new(Some(model)),
+            compartments: HashMap::new(),
         };
         for sp in params {
             let s = |k: &str| sp.get(k).and_then(Value::as_str).map(str::to_string);
@@ -264,6 +269,32 @@ impl Registry {
             }
         }
         reg
+    }
+
+    /// Adds CompartmentDefinitions (`Patient`, `Encounter`, ...): which parameters put a resource in a compartment.
+    pub fn add_compartments(&mut self, defs: &[Value]) {
+        for d in defs {
+            let Some(ctype) = d.get("code").and_then(Value::as_str) else { continue };
+            for r in d.get("resource").and_then(Value::as_array).into_iter().flatten() {
+                let Some(rt) = r.get("code").and_then(Value::as_str) else { continue };
+                // `{def}` stands for the owner itself, which the compartment query adds on its own.
+                let params: Vec<String> =
+                    r.get("param").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).filter(|p| !p.starts_with('{')).map(str::to_string).collect();
+                if !params.is_empty() || rt == ctype {
+                    self.compartments.insert((ctype.to_string(), rt.to_string()), params);
+                }
+            }
+        }
+    }
+
+    /// Parameters placing `resource_type` in the `compartment` (None when it cannot be in it).
+    pub fn compartment_params(&self, compartment: &str, resource_type: &str) -> Option<&[String]> {
+        self.compartments.get(&(compartment.to_string(), resource_type.to_string())).map(Vec::as_slice)
+    }
+
+    /// Whether `name` is a compartment type (`Patient`, `Encounter`, `RelatedPerson`, `Practitioner`, `Device`).
+    pub fn is_compartment(&self, name: &str) -> bool {
+        self.compartments.keys().any(|(c, _)| c == name)
     }
 
     /// The parameter `code` as defined for `resource_type`.

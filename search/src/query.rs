@@ -123,6 +123,8 @@ enum Cond {
     Chain { targets: Vec<(String, Box<Filter>)> },
     /// `_has:Type:ref:param=v`: some resource of `source` whose `reference` points here matches the inner filter.
     Has { source: String, reference: String, inner: Box<Filter> },
+    /// Any of the filters holds (compartment membership through one of several parameters).
+    Any(Vec<Filter>),
 }
 
 /// Chains and `_has` nest at most this deep, so a query cannot build unbounded SQL.
@@ -687,6 +689,27 @@ impl StrBool for str {
 }
 
 impl Query {
+    /// Restricts the query to the compartment `ctype/cid` (`Patient/123/Observation`): a resource is in
+    /// it when one of `params` references the compartment owner, or it is the owner itself.
+    pub fn restrict_to_compartment(&mut self, reg: &Registry, ctype: &str, cid: &str, params: &[String]) -> Result<(), SearchError> {
+        let at = format!("{ctype}/{cid}/{}", self.resource_type);
+        if !valid_id(cid) {
+            return Err(err(&at, format!("'{cid}' is not a valid id")));
+        }
+        let mut any = Vec::new();
+        for p in params {
+            any.push(parse_filter(reg, &self.resource_type, &at, p, &format!("{ctype}/{cid}"), 0)?);
+        }
+        if self.resource_type == ctype {
+            any.push(parse_filter(reg, ctype, &at, "_id", cid, 0)?);
+        }
+        if any.is_empty() {
+            return Err(err(&at, format!("{} is not in the {ctype} compartment", self.resource_type)));
+        }
+        self.filters.push(Filter { param: format!("{ctype}-compartment"), modifier: None, value: cid.to_string(), cond: Cond::Any(any) });
+        Ok(())
+    }
+
     /// The resource type this query searches.
     pub fn resource_type(&self) -> &str {
         &self.resource_type
@@ -752,6 +775,7 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                 .collect();
             Frag::default().sql(&format!("{alias}.rid IN (")).append(sub("idx_reference")).sql(" AND (").append(Frag::join(alts, " OR ")).sql("))")
         }
+        Cond::Any(filters) => Frag::join(filters.iter().map(|f| render(f, rt, alias, depth)).collect(), " OR "),
         Cond::Has { source, reference, inner: filter } => {
             let inner = format!("r{depth}");
             Frag::default()

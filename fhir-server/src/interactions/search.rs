@@ -122,7 +122,10 @@ async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, Str
     Ok(out)
 }
 
-async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
+/// A compartment search's owner: `Patient/123/Observation` is `("Patient", "123")`.
+type Compartment = Option<(String, String)>;
+
+async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: &HeaderMap, compartment: Compartment) -> FhirResult<Response> {
     let render = format::negotiate(headers, &params)?;
     write::check_type(res_type)?;
     let reg = search::Registry::r4();
@@ -132,6 +135,13 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     } else {
         (reg.parse_query(res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?, Vec::new())
     };
+    if let Some((ctype, cid)) = &compartment {
+        if !reg.is_compartment(ctype) {
+            return Err(FhirError::not_found(format!("{ctype} is not a compartment type (Patient, Encounter, RelatedPerson, Practitioner, Device)")));
+        }
+        let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
+        q.restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+    }
     // Result parameters are checked one by one too, so lenient mode can drop just the bad ones.
     let mut control = Vec::new();
     for (k, v) in std::mem::take(&mut q.control) {
@@ -180,10 +190,14 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         None
     };
     let path = format!("{}/{res_type}", app.base);
-    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, cursor))];
+    let search_path = match &compartment {
+        Some((ctype, cid)) => format!("{}/{ctype}/{cid}/{res_type}", app.base),
+        None => path.clone(),
+    };
+    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&search_path, &params, cursor))];
     if more {
         if let Some((rid, _, _)) = rows.last() {
-            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(*rid))));
+            links.push(bundle_text::link("next", &bundle_text::page_url(&search_path, &params, Some(*rid))));
         }
     }
     let mut head = json!({"resourceType": "Bundle", "type": "searchset"});
@@ -227,7 +241,7 @@ fn subsetted(text: String, sub: &Option<subset::Subset>) -> FhirResult<String> {
 
 /// `GET [type]?params`.
 pub async fn get(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
-    rest::respond(run(&app, &res_type, rest::query_pairs(&q), &headers).await)
+    rest::respond(run(&app, &res_type, rest::query_pairs(&q), &headers, None).await)
 }
 
 /// `POST [type]/_search` with form-encoded parameters (URL parameters are merged in).
@@ -238,5 +252,15 @@ pub async fn post(State(app): State<Arc<App>>, Path(res_type): Path<String>, Raw
     }
     let mut params = rest::query_pairs(&q);
     params.extend(form_urlencoded::parse(&body).into_owned());
-    rest::respond(run(&app, &res_type, params, &headers).await)
+    rest::respond(run(&app, &res_type, params, &headers, None).await)
+}
+
+/// `GET [compartment]/[id]/[type]?params`: a search within a compartment (R4 CompartmentDefinitions).
+pub async fn compartment(
+    State(app): State<Arc<App>>,
+    Path((ctype, cid, res_type)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    rest::respond(run(&app, &res_type, rest::query_pairs(&q), &headers, Some((ctype, cid))).await)
 }

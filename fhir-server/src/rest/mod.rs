@@ -124,6 +124,7 @@ pub fn router(state: State, base_path: &str) -> Router {
         .route("/{res_type}/_history", get(history::type_level))
         .route("/{res_type}/{id}", get(read::read).put(update::handle).delete(delete::handle).patch(patch::handle))
         .route("/{res_type}/{id}/_history", get(history::instance))
+        .route("/{compartment}/{id}/{res_type}", get(search::compartment))
         .route("/{res_type}/{id}/_history/{vid}", get(read::vread))
         .fallback(fallback)
         .method_not_allowed_fallback(|| async { respond(Err(FhirError::new(StatusCode::METHOD_NOT_ALLOWED, "not-supported", "method not allowed here"))) });
