@@ -445,6 +445,14 @@ async fn capability_statement(f: &Fhir) {
         assert!(codes.contains(&c), "{c} missing");
     }
     assert!(patient["searchParam"].as_array().unwrap().iter().any(|p| p["name"] == "identifier"));
+    let family = patient["searchParam"].as_array().unwrap().iter().find(|p| p["name"] == "family").expect("family");
+    assert!(family["documentation"].as_str().unwrap().contains(":exact"), "{family}");
+    let list = |k: &str| patient[k].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(list("searchInclude").contains(&"Patient:organization".to_string()));
+    assert!(list("searchRevInclude").contains(&"Observation:subject".to_string()));
+    assert!(!list("searchRevInclude").contains(&"Observation:code".to_string()));
+    let patch_formats = cs["patchFormat"].as_array().unwrap();
+    assert!(patch_formats.contains(&json!("application/fhir+json")) && patch_formats.contains(&json!("application/json-patch+json")));
     let sys: Vec<&str> = rest["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
     assert!(sys.contains(&"transaction") && sys.contains(&"batch") && sys.contains(&"history-system"));
     assert!(rest["resource"].as_array().unwrap().len() >= 145);

@@ -13,13 +13,25 @@ fn resource_entry(res_type: &str) -> Value {
         .iter()
         .map(|c| json!({"code": c}))
         .collect();
-    let params: Vec<Value> = search::Registry::r4()
+    let reg = search::Registry::r4();
+    let params: Vec<Value> = reg
         .params_for(res_type)
         .filter(|p| p.is_evaluable())
         .map(|p| {
-json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_lowercase()})
+            json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_lowercase(), "documentation": modifiers(p.kind)})
         })
         .collect();
+    let reference = |p: &&search::SearchParam| p.kind == search::ParamType::Reference && p.is_evaluable();
+    let mut includes: Vec<String> = vec!["*".into(), format!("{res_type}:*")];
+    includes.extend(reg.params_for(res_type).filter(reference).map(|p| format!("{res_type}:{}", p.code)));
+    let mut revincludes = Vec::new();
+    for source in reg.resource_types() {
+        for p in reg.params_for(source).filter(reference) {
+            if p.targets.is_empty() || p.targets.iter().any(|t| t == res_type) {
+                revincludes.push(format!("{source}:{}", p.code));
+            }
+        }
+    }
     json!({
         "type": res_type,
         "profile": format!("http://hl7.org/fhir/StructureDefinition/{res_type}"),
@@ -31,8 +43,23 @@ json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_l
         "conditionalRead": "not-supported",
         "conditionalUpdate": true,
         "conditionalDelete": "multiple",
+        "searchInclude": includes,
+        "searchRevInclude": revincludes,
         "searchParam": params
     })
+}
+
+/// What a parameter of this type accepts beyond a plain value (R4 has no structured field for it).
+fn modifiers(kind: search::ParamType) -> &'static str {
+    use search::ParamType::*;
+    match kind {
+        String => "modifiers :missing :exact :contains",
+        Token => "modifiers :missing :not :text :of-type",
+        Reference => "modifiers :missing :identifier :[type]; chaining (any depth) and _has",
+        Uri => "modifiers :missing :below :above",
+        Date | Number | Quantity => "modifier :missing; prefixes eq ne gt lt ge le sa eb ap",
+        Composite | Special => "",
+    }
 }
 
 fn statement(base: &str) -> Value {
@@ -46,7 +73,7 @@ fn statement(base: &str) -> Value {
         "implementation": {"description": "FHIR R4 server and interoperability hub", "url": base},
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": ["application/json-patch+json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
             "resource": resources,
