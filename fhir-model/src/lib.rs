@@ -4,6 +4,9 @@
 //! Kept apart from `profiles` so that the FHIRPath engine, the XML codec and the
 //! validator can all share it without depending on each other.
 
+/// Lexical rules of the R4 primitive types, shared by the validator and the XML reader.
+pub mod primitives;
+
 use std::collections::HashMap;
 
 use serde_json::Value;

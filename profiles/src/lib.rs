@@ -9,7 +9,6 @@
 #![warn(missing_docs)]
 
 mod package;
-mod primitives;
 mod validator;
 mod valuesets;
 

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use crate::primitives::{self, Prim};
+use fhir_model::primitives::{self, Prim};
 use crate::valuesets::{Expander, Expansion};
 use crate::{Issue, Package, Severity};
 
