@@ -1,5 +1,5 @@
 //! Throughput of the codec over every R4 example, both ways:
-//! `cargo run --release -p fhir-xml --example bench`.
+//! `cargo run --release -p fhir-xml --example xml_bench`.
 
 use std::time::{Duration, Instant};
 

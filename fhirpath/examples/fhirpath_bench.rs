@@ -1,7 +1,7 @@
 //! Evaluates every Observation and Patient search-parameter expression (bases Observation,
 //! Patient, Resource, DomainResource) over the R4 examples of those types, on one thread.
 //!
-//! `cargo run --release -p fhirpath --example bench [-- seconds-per-phase]`
+//! `cargo run --release -p fhirpath --example fhirpath_bench [-- seconds-per-phase]`
 
 use std::time::{Duration, Instant};
 
