@@ -18,6 +18,13 @@ pub enum Arg<'a> {
     Json(Option<&'a str>),
 }
 
+/// Appends `items` to `args` and returns their placeholders (`$4, $5, $6`) for an `IN (...)` list.
+pub fn push_list<'a>(args: &mut Vec<Arg<'a>>, items: impl IntoIterator<Item = Arg<'a>>) -> String {
+    let first = args.len() + 1;
+    args.extend(items);
+    (first..=args.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Which backend a statement runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

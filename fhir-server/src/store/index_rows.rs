@@ -1,6 +1,6 @@
 //! Writes search-index rows in multi-row INSERTs (one statement per table per resource).
 
-use super::db::{Arg, Tx};
+use super::db::{push_list, Arg, Tx};
 use super::ROWS_PER_STATEMENT;
 use search::IndexRow;
 
@@ -9,10 +9,10 @@ const TABLES: [&str; 7] = ["idx_string", "idx_token", "idx_reference", "idx_date
 /// Removes all index rows of some resources.
 pub async fn delete(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in rids.chunks(ROWS_PER_STATEMENT) {
-        let marks: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-        let args: Vec<Arg> = chunk.iter().map(|r| Arg::Int(*r)).collect();
+        let mut args = Vec::with_capacity(chunk.len());
+        let marks = push_list(&mut args, chunk.iter().map(|r| Arg::Int(*r)));
         for t in TABLES {
-            tx.execute(&format!("DELETE FROM {t} WHERE rid IN ({})", marks.join(", ")), &args).await?;
+            tx.execute(&format!("DELETE FROM {t} WHERE rid IN ({marks})"), &args).await?;
         }
     }
     Ok(())

@@ -6,6 +6,7 @@ mod index_rows;
 pub mod open;
 
 pub use db::{Arg, Backend, Pool, Tx};
+use db::push_list;
 use sqlx::FromRow;
 
 /// The current version of a resource.
@@ -229,23 +230,16 @@ impl Store {
         if from.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args = vec![Arg::Text(src_type)];
-        let mut conds = String::new();
-        if let Some(p) = param {
-            args.push(Arg::Text(p));
-            conds.push_str(&format!(" AND x.param = ${}", args.len()));
-        }
+        let (mut args, mut conds) = reference_rows_of(src_type, param);
         if let Some(t) = target_type {
             args.push(Arg::Text(t));
             conds.push_str(&format!(" AND x.target_type = ${}", args.len()));
         }
-        let first = args.len() + 1;
-        args.extend(from.iter().map(|r| Arg::Int(*r)));
-        let marks = (first..first + from.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let marks = push_list(&mut args, from.iter().map(|r| Arg::Int(*r)));
         let sql = format!(
             "SELECT t.rid, t.res_type, t.res_id, {} FROM resource t WHERE NOT t.deleted AND t.rid IN \
              (SELECT t2.rid FROM idx_reference x JOIN resource t2 ON t2.res_type = x.target_type AND t2.res_id = x.target_id \
-              WHERE x.res_type = $1{conds} AND x.rid IN ({marks})) ORDER BY t.rid",
+              WHERE {conds} AND x.rid IN ({marks})) ORDER BY t.rid",
             self.backend().json_col("t.")
         );
         self.pool.fetch(&sql, &args).await
@@ -256,12 +250,7 @@ impl Store {
         if targets.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args = vec![Arg::Text(src_type)];
-        let mut conds = String::new();
-        if let Some(p) = param {
-            args.push(Arg::Text(p));
-            conds.push_str(&format!(" AND x.param = ${}", args.len()));
-        }
+        let (mut args, conds) = reference_rows_of(src_type, param);
         let mut by_type: Vec<(&str, Vec<&str>)> = Vec::new();
         for (t, id) in targets {
             match by_type.iter_mut().find(|(bt, _)| bt == t) {
@@ -273,14 +262,12 @@ impl Store {
         for (t, ids) in by_type {
             args.push(Arg::Text(t));
             let tn = args.len();
-            let first = tn + 1;
-            args.extend(ids.iter().map(|id| Arg::Text(id)));
-            let marks = (first..first + ids.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+            let marks = push_list(&mut args, ids.into_iter().map(Arg::Text));
             pairs.push(format!("(x.target_type = ${tn} AND x.target_id IN ({marks}))"));
         }
         let sql = format!(
             "SELECT s.rid, s.res_type, s.res_id, {} FROM resource s WHERE NOT s.deleted AND s.res_type = $1 AND s.rid IN \
-             (SELECT x.rid FROM idx_reference x WHERE x.res_type = $1{conds} AND ({})) ORDER BY s.rid",
+             (SELECT x.rid FROM idx_reference x WHERE {conds} AND ({})) ORDER BY s.rid",
             self.backend().json_col("s."),
             pairs.join(" OR ")
         );
@@ -350,6 +337,18 @@ fn search_sql(filter: &search::SqlFilter, cols: &str, after_rid: Option<i64>, li
     sql.push_str(&format!(" ORDER BY r.rid LIMIT ${n}"));
     extra.push(limit);
     (sql, extra)
+}
+
+/// Reference index rows written by `src_type` resources, through `param` or (None) any reference parameter:
+/// the condition on `x` and its binds, `$1` being the source type.
+fn reference_rows_of<'a>(src_type: &'a str, param: Option<&'a str>) -> (Vec<Arg<'a>>, String) {
+    let mut args = vec![Arg::Text(src_type)];
+    let mut conds = "x.res_type = $1".to_string();
+    if let Some(p) = param {
+        args.push(Arg::Text(p));
+        conds.push_str(" AND x.param = $2");
+    }
+    (args, conds)
 }
 
 fn bind_args<'a>(extra: &'a [i64], filter_args: &'a [search::SqlArg], res_type: &'a str) -> Vec<Arg<'a>> {
