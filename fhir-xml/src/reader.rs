@@ -44,6 +44,9 @@ struct XmlReader<'a> {
     at: usize,
 }
 
+/// Why character data inside a FHIR element is refused.
+const TEXT_IN_ELEMENT: &str = "text content is not allowed in FHIR elements (values go in the 'value' attribute)";
+
 fn is_blank(s: &str) -> bool {
     s.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
 }
@@ -168,24 +171,29 @@ impl<'a> XmlReader<'a> {
         if depth > MAX_DEPTH {
             return Err(self.err(format!("elements are nested more than {MAX_DEPTH} deep"), self.at));
         }
+        while let Some((e, empty, at)) = self.next_child(TEXT_IN_ELEMENT)? {
+            self.child(ty, &e, empty, at, fields, depth)?;
+        }
+        Ok(())
+    }
+
+    /// The next child element of an open element, with whether it is empty and where it starts;
+    /// None at the element's end tag. Blank text, comments and PIs are skipped; any other
+    /// content is refused with `other`.
+    fn next_child(&mut self, other: &str) -> Result<Option<(BytesStart<'a>, bool, usize)>, Error> {
         loop {
             let ev = self.next()?;
             let at = self.at;
-            match ev {
-                Event::Start(e) => self.child(ty, &e, false, at, fields, depth)?,
-                Event::Empty(e) => self.child(ty, &e, true, at, fields, depth)?,
-                Event::End(_) => return Ok(()),
-                Event::Text(t) if is_blank(&t) => {}
-                Event::Comment(_) | Event::PI(_) => {}
-                Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => {
-                    return Err(self
-                        .err("text content is not allowed in FHIR elements (values go in the 'value' attribute)", at));
-                }
-                Event::Decl(_) | Event::DocType(_) => {
-                    return Err(self.err("XML declaration or DOCTYPE inside the resource", at))
-                }
-                Event::Eof => return Err(self.err("the document ends before this element is closed", at)),
-            }
+            return match ev {
+                Event::Start(e) => Ok(Some((e, false, at))),
+                Event::Empty(e) => Ok(Some((e, true, at))),
+                Event::End(_) => Ok(None),
+                Event::Text(t) if is_blank(&t) => continue,
+                Event::Comment(_) | Event::PI(_) => continue,
+                Event::Decl(_) | Event::DocType(_) => Err(self.err("XML declaration or DOCTYPE inside the resource", at)),
+                Event::Eof => Err(self.err("the document ends before this element is closed", at)),
+                Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) => Err(self.err(other, at)),
+            };
         }
     }
 
@@ -246,18 +254,7 @@ impl<'a> XmlReader<'a> {
         self.no_attributes(e, at)?;
         let mut resource = None;
         if !empty {
-            loop {
-                let ev = self.next()?;
-                let inner_at = self.at;
-                let (inner, inner_empty) = match ev {
-                    Event::Start(i) => (i, false),
-                    Event::Empty(i) => (i, true),
-                    Event::End(_) => break,
-                    Event::Text(t) if is_blank(&t) => continue,
-                    Event::Comment(_) | Event::PI(_) => continue,
-                    Event::Eof => return Err(self.err("the document ends before this element is closed", inner_at)),
-                    _ => return Err(self.err("only a resource element may appear here", inner_at)),
-                };
+            while let Some((inner, inner_empty, inner_at)) = self.next_child("only a resource element may appear here")? {
                 if resource.is_some() {
                     return Err(self.err("only one resource may appear here", inner_at));
                 }
@@ -319,23 +316,7 @@ impl<'a> XmlReader<'a> {
             if depth > MAX_DEPTH {
                 return Err(self.err(format!("elements are nested more than {MAX_DEPTH} deep"), at));
             }
-            loop {
-                let ev = self.next()?;
-                let child_at = self.at;
-                let (c, c_empty) = match ev {
-                    Event::Start(c) => (c, false),
-                    Event::Empty(c) => (c, true),
-                    Event::End(_) => break,
-                    Event::Text(t) if is_blank(&t) => continue,
-                    Event::Comment(_) | Event::PI(_) => continue,
-                    Event::Eof => return Err(self.err("the document ends before this element is closed", child_at)),
-                    _ => {
-                        return Err(self.err(
-                            "text content is not allowed in FHIR elements (values go in the 'value' attribute)",
-                            child_at,
-                        ))
-                    }
-                };
+            while let Some((c, c_empty, child_at)) = self.next_child(TEXT_IN_ELEMENT)? {
                 self.require_fhir_ns(&c, child_at)?;
                 let name = c.local_name();
                 if name.as_ref() != "extension" {
