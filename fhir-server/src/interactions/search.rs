@@ -13,10 +13,6 @@ use axum::response::Response;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Result parameters this search understands; the rest are refused until implemented.
-const RESULT_PARAMS: [&str; 11] = [
-    "_format", "_pretty", "_count", "_cursor", "_total", "_summary", "_elements", "_include", "_revinclude", "_include:iterate", "_revinclude:iterate",
-];
 
 /// Rounds of `:iterate` after the first; deep enough for realistic graphs, bounded against cycles.
 const MAX_ITERATE: usize = 4;
@@ -77,18 +73,33 @@ fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
     Ok(IncludeSpec { rev, iterate, source: source.to_string(), param: param.map(str::to_string), target: target.map(str::to_string) })
 }
 
-/// Validates one result parameter's value on its own (the full parse happens below).
-fn check_result_param(res_type: &str, k: &str, v: &str) -> FhirResult<()> {
-    let one = [(k.to_string(), v.to_string())];
-    match k {
-        "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => parse_include(res_type, k, v).map(|_| ()),
-        "_count" => parse_count(&one).map(|_| ()),
-        "_summary" | "_elements" => subset::from_params(&one).map(|_| ()),
-        "_total" if !matches!(v, "none" | "estimate" | "accurate") => {
-            Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total"))
+/// What the result parameters ask for beyond `_count`, `_summary` and `_elements` (read together below).
+#[derive(Default)]
+struct ResultParams {
+    cursor: Option<i64>,
+    total_mode: Option<String>,
+    specs: Vec<IncludeSpec>,
+}
+
+impl ResultParams {
+    /// Checks one result parameter on its own and records what it asks for.
+    fn take(&mut self, res_type: &str, k: &str, v: &str) -> FhirResult<()> {
+        let one = [(k.to_string(), v.to_string())];
+        match k {
+            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(res_type, k, v)?),
+            "_cursor" => self.cursor = Some(v.parse::<i64>().map_err(|_| FhirError::bad_request("malformed _cursor").at("_cursor"))?),
+            "_total" if matches!(v, "none" | "estimate" | "accurate") => self.total_mode = Some(v.to_string()),
+            "_total" => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
+            "_count" => {
+                parse_count(&one)?;
+            }
+            "_summary" | "_elements" => {
+                subset::from_params(&one)?;
+            }
+            "_format" | "_pretty" => {}
+            _ => return Err(FhirError::bad_request(format!("search result parameter '{k}' is not supported yet")).at(k.to_string())),
         }
-        "_cursor" if v.parse::<i64>().is_err() => Err(FhirError::bad_request("malformed _cursor").at("_cursor")),
-        _ => Ok(()),
+        Ok(())
     }
 }
 
@@ -142,15 +153,11 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
         q.restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
     }
-    // Result parameters are checked one by one too, so lenient mode can drop just the bad ones.
+    // Result parameters are taken one by one, so lenient mode can drop just the bad ones.
+    let mut result = ResultParams::default();
     let mut control = Vec::new();
     for (k, v) in std::mem::take(&mut q.control) {
-        let checked = if RESULT_PARAMS.contains(&k.as_str()) {
-            check_result_param(res_type, &k, &v)
-        } else {
-            Err(FhirError::bad_request(format!("search result parameter '{k}' is not supported yet")).at(k.clone()))
-        };
-        match checked {
+        match result.take(res_type, &k, &v) {
             Ok(()) => control.push((k, v)),
             Err(e) if lenient => ignored.push(search::SearchError { param: k, message: e.issues[0].diagnostics.clone() }),
             Err(e) => return Err(e),
@@ -159,22 +166,7 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     q.control = control;
     // Links echo exactly what was applied.
     let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
-    let mut cursor = None;
-    let mut total_mode = "none";
-    let mut specs = Vec::new();
-    for (k, v) in &q.control {
-        match k.as_str() {
-            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => specs.push(parse_include(res_type, k, v)?),
-            "_cursor" => cursor = Some(v.parse::<i64>().map_err(|_| FhirError::bad_request("malformed _cursor").at("_cursor"))?),
-            "_total" => {
-                total_mode = match v.as_str() {
-                    "none" | "estimate" | "accurate" => v,
-                    _ => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
-                }
-            }
-            _ => {}
-        }
-    }
+    let ResultParams { cursor, total_mode, specs } = result;
     let count = parse_count(&q.control)?;
     let sub = subset::from_params(&q.control)?;
     let filter = q.to_sql(2);
@@ -182,7 +174,7 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     let mut rows = if only_count { Vec::new() } else { app.store.search_page(res_type, &filter, cursor, count + 1).await? };
     let more = rows.len() as i64 > count;
     rows.truncate(count as usize);
-    let total = if only_count || total_mode == "accurate" || total_mode == "estimate" {
+    let total = if only_count || matches!(total_mode.as_deref(), Some("accurate" | "estimate")) {
         Some(app.store.search_count(res_type, &filter).await?)
     } else if cursor.is_none() && !more {
         Some(rows.len() as i64)
