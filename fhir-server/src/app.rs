@@ -2,7 +2,6 @@
 
 use crate::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -10,21 +9,20 @@ pub struct App {
     /// Public base URL of the FHIR API, without trailing slash (e.g. `http://127.0.0.1:8080/fhir`).
     pub base: String,
     ready: AtomicBool,
-    fhirpath: OnceLock<fhirpath::Engine>,
 }
 
 impl App {
     /// New state; not ready until [`App::set_ready`].
     pub fn new(store: Store, base: String) -> Self {
-        App { store, base, ready: AtomicBool::new(false), fhirpath: OnceLock::new() }
+        App { store, base, ready: AtomicBool::new(false) }
     }
     /// Marks start-up (migrations, definitions) as done.
     pub fn set_ready(&self) {
         self.ready.store(true, Ordering::Release);
     }
-    /// The FHIRPath engine over the R4 type model (compiled expressions are cached inside).
-    pub fn fhirpath(&self) -> &fhirpath::Engine {
-        self.fhirpath.get_or_init(|| fhirpath::Engine::new(Some(profiles::Package::r4_core().model())))
+    /// The FHIRPath engine over the R4 type model, the one search indexing uses (one cache, one set of type tables).
+    pub fn fhirpath(&self) -> &'static fhirpath::Engine {
+        search::Registry::r4().engine()
     }
     /// Whether start-up finished.
     pub fn is_ready(&self) -> bool {

@@ -41,12 +41,10 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let base_url = cfg.public_base.clone().unwrap_or_else(|| format!("http://{local_addr}{base_path}")).trim_end_matches('/').to_string();
     let app = Arc::new(app::App::new(store::Store::new(pool), base_url.clone()));
     // Parse the definitions before the first request needs them, off the async workers.
-    let warm = app.clone();
-    tokio::task::spawn_blocking(move || {
+    tokio::task::spawn_blocking(|| {
         let pkg = profiles::Package::r4_core();
         pkg.validator();
         search::Registry::r4();
-        warm.fhirpath();
     })
     .await?;
     app.set_ready();

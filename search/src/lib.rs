@@ -297,6 +297,11 @@ impl Registry {
         self.compartments.keys().any(|(c, _)| c == name)
     }
 
+    /// The FHIRPath engine the registry evaluates with (typed by the registry's model), for others to share.
+    pub fn engine(&self) -> &fhirpath::Engine {
+        &self.engine
+    }
+
     /// The parameter `code` as defined for `resource_type`.
     pub fn param(&self, resource_type: &str, code: &str) -> Option<&SearchParam> {
         let i = *self.index.get(&(resource_type.to_string(), code.to_string()))?;

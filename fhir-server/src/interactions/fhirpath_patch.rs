@@ -19,6 +19,7 @@ enum Seg {
 }
 
 /// The parts of one `operation` parameter.
+#[derive(Clone)]
 struct Operation<'p> {
     kind: &'p str,
     path: &'p str,
@@ -42,8 +43,9 @@ impl Operation<'_> {
     }
 }
 
-/// Applies a FHIRPath Patch Parameters resource to `doc`, all operations or none.
-pub fn apply(engine: &Engine, model: &Model, doc: &mut Value, params: &Value) -> FhirResult<()> {
+/// Applies a FHIRPath Patch Parameters resource to `doc`, all operations or none; the engine's model types the paths.
+pub fn apply(engine: &Engine, doc: &mut Value, params: &Value) -> FhirResult<()> {
+    let model: &Model = engine.model().ok_or_else(|| FhirError::internal("FHIRPath Patch needs an engine with a type model"))?;
     if params.get("resourceType").and_then(Value::as_str) != Some("Parameters") {
         return Err(FhirError::bad_request("a FHIRPath Patch body is a Parameters resource").at("resourceType"));
     }
@@ -274,7 +276,7 @@ fn list(engine: &Engine, doc: &Value, op: &Operation) -> FhirResult<(Vec<Seg>, S
         if op.kind == "insert" {
             if let Some((parent, name)) = op.path.rsplit_once('.') {
                 if name.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    let p = single(engine, doc, &Operation { path: parent, ..clone_op(op) })?;
+                    let p = single(engine, doc, &Operation { path: parent, ..op.clone() })?;
                     return Ok((p, name.to_owned(), 0));
                 }
             }
@@ -294,10 +296,6 @@ fn list(engine: &Engine, doc: &Value, op: &Operation) -> FhirResult<(Vec<Seg>, S
         return Err(unprocessable(format!("{} must select one whole list", op.path)).at(op.at("path")));
     }
     Ok((obj, key, len))
-}
-
-fn clone_op<'p>(op: &Operation<'p>) -> Operation<'p> {
-    Operation { kind: op.kind, path: op.path, name: op.name, value: op.value.clone(), index: op.index, source: op.source, destination: op.destination, parts: op.parts.clone() }
 }
 
 fn need_value<'o>(op: &'o Operation) -> FhirResult<&'o (Value, Option<Value>, Option<String>)> {

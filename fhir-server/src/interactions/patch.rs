@@ -33,7 +33,7 @@ impl PatchDoc {
     fn apply(&self, app: &App, doc: &mut Value) -> FhirResult<()> {
         match self {
             PatchDoc::Json(p) => apply_json_patch(doc, p),
-            PatchDoc::FhirPath(p) => super::fhirpath_patch::apply(app.fhirpath(), &profiles::Package::r4_core().model(), doc, p),
+            PatchDoc::FhirPath(p) => super::fhirpath_patch::apply(app.fhirpath(), doc, p),
         }
     }
 }
