@@ -205,30 +205,6 @@ fn strings<'a>(o: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
     }
 }
 
-/// Elements of type instant in R4: a point in time, indexed as low = high.
-const INSTANT_ELEMENTS: &[(&str, &str)] = &[
-    ("Appointment", "start"),
-    ("Appointment", "end"),
-    ("AppointmentResponse", "start"),
-    ("AppointmentResponse", "end"),
-    ("AuditEvent", "recorded"),
-    ("Bundle", "timestamp"),
-    ("DiagnosticReport", "issued"),
-    ("DocumentReference", "date"),
-    ("Media", "issued"),
-    ("Observation", "issued"),
-    ("Provenance", "recorded"),
-    ("Slot", "start"),
-    ("Slot", "end"),
-    ("Subscription", "end"),
-];
-
-fn instant_field(item: &Item, resource_type: &str) -> bool {
-    item.ty.as_deref() == Some("instant")
-        || (item.ty.is_none()
-            && (item.field == "lastUpdated" || INSTANT_ELEMENTS.contains(&(resource_type, item.field.as_str()))))
-}
-
 fn opt_fold(s: Option<&str>) -> Option<String> {
     s.map(fold)
 }
@@ -238,17 +214,15 @@ fn opt_fold(s: Option<&str>) -> Option<String> {
 pub struct Item<'a> {
     /// The JSON value.
     pub value: &'a Value,
-    /// FHIR type name (`dateTime`, `Quantity`, `HumanName`).
-    pub ty: Option<String>,
-    /// The element name it was reached by, for values whose type is unknown.
-    pub field: String,
+    /// FHIR type name (`dateTime`, `instant`, `Quantity`, `HumanName`); None for computed values.
+    pub ty: Option<&'a str>,
 }
 
 /// Appends the rows for one value found by a parameter's expression.
-pub fn rows_for(param: &str, kind: ParamType, item: &Item, resource_type: &str, out: &mut Vec<IndexRow>) {
+pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRow>) {
     let p = || param.to_string();
     let v = item.value;
-    let ty = item.ty.as_deref();
+    let ty = item.ty;
     match kind {
         ParamType::String => match v {
             Value::String(s) => out.push(IndexRow::String { param: p(), value_norm: fold(s), value_exact: s.clone() }),
@@ -312,7 +286,7 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, resource_type: &str, 
             let range = match v {
                 // A choice typed string (CarePlan.activity.detail.scheduledString) is free text, not a date.
                 Value::String(_) if matches!(ty, Some(t) if !matches!(t, "date" | "dateTime" | "instant")) => None,
-                Value::String(s) => date_range(s).map(|(lo, hi)| if instant_field(item, resource_type) { (lo, lo) } else { (lo, hi) }),
+                Value::String(s) => date_range(s).map(|(lo, hi)| if ty == Some("instant") { (lo, lo) } else { (lo, hi) }),
                 Value::Object(o) if matches!(ty, None | Some("Period")) && (o.contains_key("start") || o.contains_key("end")) => {
                     let lo = match str_of(o, "start") {
                         Some(s) => date_range(s).map(|r| r.0),
@@ -394,7 +368,7 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
         type_system: None,
         type_code: None,
     };
-    let ty = item.ty.as_deref();
+    let ty = item.ty;
     match item.value {
         Value::String(s) => out.push(tok(None, Some(s.clone()), None)),
         Value::Bool(b) => out.push(tok(None, Some(b.to_string()), None)),
@@ -407,7 +381,7 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
                 None if o.contains_key("value") => {
                     // Identifier.system is a URI; ContactPoint.system is a bare code such as "phone".
                     let sys_is_code = str_of(o, "system").is_some_and(|s| !s.contains(':'));
-                    if sys_is_code || o.contains_key("rank") || (matches!(item.field.as_str(), "telecom" | "contact") && !o.contains_key("system")) {
+                    if sys_is_code || o.contains_key("rank") {
                         "ContactPoint"
                     } else {
                         "Identifier"

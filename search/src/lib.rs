@@ -330,7 +330,7 @@ impl Registry {
                 // A branch that fails on odd data (a singleton function over a list) indexes nothing.
                 let Ok(items) = self.engine.evaluate(expr, resource, &env) else { continue };
                 for item in &items {
-                    self.rows_for_item(sp, item, rt, &mut out);
+                    self.rows_for_item(sp, item, &mut out);
                 }
             }
             dedup_tail(&mut out, start);
@@ -339,10 +339,10 @@ impl Registry {
     }
 
     /// Index rows for one FHIRPath result: elements keep their FHIR type, computed values become JSON.
-    fn rows_for_item(&self, sp: &SearchParam, item: &fhirpath::Item<'_>, rt: &str, out: &mut Vec<IndexRow>) {
+    fn rows_for_item(&self, sp: &SearchParam, item: &fhirpath::Item<'_>, out: &mut Vec<IndexRow>) {
         let found = |value: &Value, ty: Option<&str>, out: &mut Vec<IndexRow>| {
-            let item = extract::Item { value, ty: ty.map(str::to_string), field: String::new() };
-            extract::rows_for(&sp.code, sp.kind, &item, rt, out);
+            let item = extract::Item { value, ty };
+            extract::rows_for(&sp.code, sp.kind, &item, out);
         };
         match item {
             fhirpath::Item::Node(n) => {
