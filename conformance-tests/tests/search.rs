@@ -174,4 +174,86 @@ async fn compartment_search(f: &Fhir) {
     f.get("Patient/1/Nonsense").await.expect(404);
 }
 
-both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search);
+/// Ids of the matches in Bundle order.
+fn match_ids(bundle: &Value) -> Vec<String> {
+    bundle["entry"]
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["search"]["mode"] == "match").map(|e| e["resource"]["id"].as_str().unwrap().to_string()).collect())
+        .unwrap_or_default()
+}
+
+fn link(bundle: &Value, rel: &str) -> Option<String> {
+    bundle["link"].as_array()?.iter().find(|l| l["relation"] == rel).map(|l| l["url"].as_str().unwrap().to_string())
+}
+
+async fn sort_orders_and_pages(f: &Fhir) {
+    let tag = unique();
+    let sys = format!("urn:sort:{tag}");
+    // (family, birthdate); expected orders below are worked out by hand from these.
+    let people = [("a", Some("Zeta"), Some("1990-05-01")), ("b", Some("Álvarez"), Some("1980")), ("c", Some("Brown"), Some("1990-05-01")), ("d", Some("brown"), None), ("e", None, Some("2000-01-01"))];
+    let mut id = std::collections::HashMap::new();
+    for (key, family, birth) in people {
+        let mut p = json!({"resourceType": "Patient", "identifier": [{"system": sys, "value": key}]});
+        if let Some(fam) = family {
+            p["name"] = json!([{"family": fam}]);
+        }
+        if let Some(b) = birth {
+            p["birthDate"] = json!(b);
+        }
+        id.insert(f.create(&p).await["id"].as_str().unwrap().to_string(), key);
+    }
+    let order = |bundle: &Value| match_ids(bundle).iter().map(|i| id[i]).collect::<String>();
+    let q = |sort: &str| format!("Patient?identifier={sys}|&_sort={sort}");
+    for (sort, expected) in [
+        ("family,-birthdate", "bcdae"),     // accents and case fold; Brown (1990) before brown (none)
+        ("-family,birthdate", "acdbe"),     // missing family last in both directions
+        ("birthdate,family", "bcaed"),      // 1980 < 1990-05-01 (Brown, Zeta) < 2000; none last
+        ("-birthdate,-family", "eacbd"),
+        ("-_lastUpdated", "edcba"),
+    ] {
+        assert_eq!(order(&f.get(&q(sort)).await.expect(200).json()), expected, "_sort={sort} on {}", f.backend);
+    }
+    let mut by_id: Vec<&String> = id.keys().collect();
+    by_id.sort();
+    assert_eq!(match_ids(&f.get(&q("_id")).await.expect(200).json()), by_id.into_iter().cloned().collect::<Vec<_>>());
+
+    // Pages of two, forward to the end and back again, echo the sort and keep the order.
+    let mut page = f.get(&format!("{}&_count=2", q("birthdate,family"))).await.expect(200).json();
+    assert_eq!(link(&page, "previous"), None);
+    let mut seen = vec![order(&page)];
+    while let Some(next) = link(&page, "next") {
+        assert!(next.contains("_sort=birthdate%2Cfamily"), "{next}");
+        page = f.get(&next).await.expect(200).json();
+        seen.push(order(&page));
+        assert!(link(&page, "first").is_some());
+    }
+    assert_eq!(seen, ["bc", "ae", "d"]);
+    let mut back = Vec::new();
+    while let Some(prev) = link(&page, "previous") {
+        page = f.get(&prev).await.expect(200).json();
+        back.push(order(&page));
+    }
+    assert_eq!(back, ["ae", "bc"]);
+
+    // A repeating element sorts by its lowest value ascending and its highest descending.
+    let sys2 = format!("urn:sort2:{tag}");
+    let x = f.create(&json!({"resourceType": "Patient", "identifier": [{"system": sys2, "value": "x"}], "name": [{"family": "Aaa"}, {"family": "Zzz"}]})).await;
+    let y = f.create(&json!({"resourceType": "Patient", "identifier": [{"system": sys2, "value": "y"}], "name": [{"family": "Mmm"}]})).await;
+    let (x, y) = (x["id"].as_str().unwrap().to_string(), y["id"].as_str().unwrap().to_string());
+    for sort in ["family", "-family"] {
+        let got = match_ids(&f.get(&format!("Patient?identifier={sys2}|&_sort={sort}")).await.expect(200).json());
+        assert_eq!(got, [x.clone(), y.clone()], "_sort={sort}");
+    }
+
+    // Refusals name _sort or _cursor.
+    for bad in ["nonsense", "family,family", "", "-", "_text", "phonetic"] {
+        let r = f.get(&q(bad)).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some("_sort"), "_sort={bad}: {}", r.text);
+    }
+    let next = link(&f.get(&format!("{}&_count=2", q("birthdate"))).await.expect(200).json(), "next").unwrap();
+    let other = next.replace("_sort=birthdate", "_sort=family");
+    assert_eq!(f.get(&other).await.expect(400).issue_expression().as_deref(), Some("_cursor"));
+    assert_eq!(f.get(&format!("{}&_cursor=garbage", q("family"))).await.expect(400).issue_expression().as_deref(), Some("_cursor"));
+}
+
+both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -10,8 +10,10 @@
 pub mod extract;
 mod narrow;
 mod query;
+mod sort;
 
 pub use query::{Filter, Query, SearchError, SqlArg, SqlFilter};
+pub use sort::{KeyKind, SortKey};
 
 use serde_json::Value;
 use std::collections::HashMap;
@@ -376,6 +378,11 @@ impl Registry {
     /// out of the query and returned, so the caller can say what it ignored.
     pub fn parse_query_lenient(&self, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
         query::parse_all(self, resource_type, params)
+    }
+
+    /// The keys of a `_sort` value (`a,-b`) for `resource_type`, in order.
+    pub fn parse_sort(&self, resource_type: &str, value: &str) -> Result<Vec<SortKey>, SearchError> {
+        sort::parse(self, resource_type, value)
     }
 }
 

@@ -46,13 +46,13 @@ pub fn link(relation: &str, url: &str) -> Value {
 }
 
 /// A page link: `path` with the request's parameters echoed (any old `_cursor` replaced by `cursor`).
-pub fn page_url(path: &str, params: &[(String, String)], cursor: Option<i64>) -> String {
+pub fn page_url(path: &str, params: &[(String, String)], cursor: Option<&str>) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params.iter().filter(|(k, _)| k != "_cursor") {
         s.append_pair(k, v);
     }
     if let Some(c) = cursor {
-        s.append_pair("_cursor", &c.to_string());
+        s.append_pair("_cursor", c);
     }
     let qs = s.finish();
     if qs.is_empty() { path.to_string() } else { format!("{path}?{qs}") }

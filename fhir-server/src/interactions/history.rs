@@ -71,10 +71,10 @@ async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, ra
         (Some(t), None) => format!("{}/{t}/_history", app.base),
         _ => format!("{}/_history", app.base),
     };
-    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, q.before_seq))];
+    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, q.before_seq.map(|s| s.to_string()).as_deref()))];
     if more {
         if let Some(last) = rows.last() {
-            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(last.seq))));
+            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(&last.seq.to_string()))));
         }
     }
     let entries: Vec<Entry> = rows

@@ -6,6 +6,7 @@ use super::write;
 use crate::app::App;
 use crate::error::{FhirError, FhirResult};
 use crate::rest::{self, format, subset};
+use crate::store::{Cursor, PageRow};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -76,7 +77,9 @@ fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
 /// What the result parameters ask for beyond `_count`, `_summary` and `_elements` (read together below).
 #[derive(Default)]
 struct ResultParams {
-    cursor: Option<i64>,
+    /// The `_cursor` as given; it is read against the sort keys once every parameter is taken.
+    cursor: Option<String>,
+    sort: Vec<search::SortKey>,
     total_mode: Option<String>,
     specs: Vec<IncludeSpec>,
 }
@@ -87,7 +90,10 @@ impl ResultParams {
         let one = [(k.to_string(), v.to_string())];
         match k {
             "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(res_type, k, v)?),
-            "_cursor" => self.cursor = Some(v.parse::<i64>().map_err(|_| FhirError::bad_request("malformed _cursor").at("_cursor"))?),
+            "_cursor" => self.cursor = Some(v.to_string()),
+            "_sort" => {
+                self.sort = search::Registry::r4().parse_sort(res_type, v).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+            }
             "_total" if matches!(v, "none" | "estimate" | "accurate") => self.total_mode = Some(v.to_string()),
             "_total" => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
             "_count" => {
@@ -166,14 +172,26 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     q.control = control;
     // Links echo exactly what was applied.
     let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
-    let ResultParams { cursor, total_mode, specs } = result;
+    let ResultParams { cursor, sort, total_mode, specs } = result;
+    let cursor = match cursor {
+        Some(c) => Some(Cursor::decode(&c, &sort).ok_or_else(|| FhirError::bad_request("_cursor is malformed or belongs to another _sort").at("_cursor"))?),
+        None => None,
+    };
     let count = parse_count(&q.control)?;
     let sub = subset::from_params(&q.control)?;
     let filter = q.to_sql(2);
     let only_count = sub == Some(subset::Subset::Count);
-    let mut rows = if only_count { Vec::new() } else { app.store.search_page(res_type, &filter, cursor, count + 1).await? };
+    let mut rows = if only_count { Vec::new() } else { app.store.search_page(res_type, &filter, &sort, cursor.as_ref(), count + 1).await? };
+    let forward = cursor.as_ref().map_or(true, |c| c.forward);
+    // The extra row tells whether the page's far side has more: after it going forward, before it going back.
     let more = rows.len() as i64 > count;
-    rows.truncate(count as usize);
+    if more {
+        if forward {
+            rows.truncate(count as usize);
+        } else {
+            rows.remove(0);
+        }
+    }
     let total = if only_count || matches!(total_mode.as_deref(), Some("accurate" | "estimate")) {
         Some(app.store.search_count(res_type, &filter).await?)
     } else if cursor.is_none() && !more {
@@ -186,22 +204,32 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         Some((ctype, cid)) => format!("{}/{ctype}/{cid}/{res_type}", app.base),
         None => path.clone(),
     };
-    let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&search_path, &params, cursor))];
-    if more {
-        if let Some((rid, _, _)) = rows.last() {
-            links.push(bundle_text::link("next", &bundle_text::page_url(&search_path, &params, Some(*rid))));
-        }
+    let link = |rel: &str, c: Option<Cursor>| bundle_text::link(rel, &bundle_text::page_url(&search_path, &params, c.map(|c| c.encode()).as_deref()));
+    let mut links = vec![link("self", cursor.clone())];
+    if cursor.is_some() {
+        links.push(link("first", None));
+    }
+    let (has_next, has_previous) = match &cursor {
+        None => (more, false),
+        Some(c) if c.forward => (more, true),
+        Some(_) => (true, more),
+    };
+    if let (true, Some(first)) = (has_previous, rows.first()) {
+        links.push(link("previous", Some(first.cursor(false))));
+    }
+    if let (true, Some(last)) = (has_next, rows.last()) {
+        links.push(link("next", Some(last.cursor(true))));
     }
     let mut head = json!({"resourceType": "Bundle", "type": "searchset"});
     if let Some(t) = total {
         head["total"] = json!(t);
     }
     head["link"] = Value::Array(links);
-    let typed: Vec<(i64, String, String)> = rows.iter().map(|(rid, id, _)| (*rid, res_type.to_string(), id.clone())).collect();
+    let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, res_type.to_string(), r.id.clone())).collect();
     let included = if specs.is_empty() { Vec::new() } else { includes(app, &specs, &typed).await? };
     let mut entries = Vec::with_capacity(rows.len() + included.len());
-    for (_, id, text) in rows {
-        let resource = subsetted(text, &sub)?;
+    for PageRow { id, content, .. } in rows {
+        let resource = subsetted(content, &sub)?;
         entries.push(Entry { fields: json!({"fullUrl": format!("{path}/{id}"), "search": {"mode": "match"}}), resource: Some(resource) });
     }
     if !ignored.is_empty() {

@@ -4,6 +4,9 @@
 pub mod db;
 mod index_rows;
 pub mod open;
+mod page;
+
+pub use page::{Cursor, KeyValue, PageRow};
 
 pub use db::{Arg, Backend, Pool, Tx};
 use db::push_list;
@@ -211,18 +214,10 @@ impl Store {
 
     /// Ids of current, non-deleted resources of a type matching a search filter, in rid order.
     pub async fn search_ids_in(&self, tx: &mut Tx, res_type: &str, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-        let (sql, args) = search_sql(filter, "r.res_id", None, limit);
+        let (sql, args) = search_sql(filter, "r.res_id", limit);
         let bound = bind_args(&args, &filter.args, res_type);
         let rows: Vec<(String,)> = tx.fetch(&sql, &bound).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
-    }
-
-    /// Matching resources for a type-level search page: (rid, id, content), keyset-paged on rid.
-    pub async fn search_page(&self, res_type: &str, filter: &search::SqlFilter, after_rid: Option<i64>, limit: i64) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
-        let cols = format!("r.rid, r.res_id, {}", self.backend().json_col("r."));
-        let (sql, args) = search_sql(filter, &cols, after_rid, limit);
-        let bound = bind_args(&args, &filter.args, res_type);
-        self.pool.fetch(&sql, &bound).await
     }
 
     /// Resources that reference index rows of the resources `from` point at (`_include`): (rid, type, id, content).
@@ -322,21 +317,15 @@ impl Store {
     }
 }
 
-/// Builds `SELECT cols FROM resource r WHERE type = $1 AND NOT deleted AND (filter) [AND rid > $k] ORDER BY rid LIMIT $m`.
+/// Builds `SELECT cols FROM resource r WHERE type = $1 AND NOT deleted AND (filter) ORDER BY rid LIMIT $m`.
 /// The filter's own placeholders start at $2.
-fn search_sql(filter: &search::SqlFilter, cols: &str, after_rid: Option<i64>, limit: i64) -> (String, Vec<i64>) {
-    let mut n = filter.args.len() + 1;
-    let mut extra = Vec::new();
-    let mut sql = format!("SELECT {cols} FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);
-    if let Some(a) = after_rid {
-        n += 1;
-        sql.push_str(&format!(" AND r.rid > ${n}"));
-        extra.push(a);
-    }
-    n += 1;
-    sql.push_str(&format!(" ORDER BY r.rid LIMIT ${n}"));
-    extra.push(limit);
-    (sql, extra)
+fn search_sql(filter: &search::SqlFilter, cols: &str, limit: i64) -> (String, Vec<i64>) {
+    let sql = format!(
+        "SELECT {cols} FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({}) ORDER BY r.rid LIMIT ${}",
+        filter.sql,
+        filter.args.len() + 2
+    );
+    (sql, vec![limit])
 }
 
 /// Reference index rows written by `src_type` resources, through `param` or (None) any reference parameter:

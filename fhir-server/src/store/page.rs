@@ -1,0 +1,176 @@
+//! One page of search matches in `_sort` order, keyset-paged in both directions (no OFFSET).
+//!
+//! The order is the sort keys, then `rid` ascending as the tie-breaker, so it is total and a
+//! cursor (the keys and rid of a boundary row) marks a position that survives concurrent writes.
+
+use super::db::Arg;
+use super::Store;
+use base64::Engine as _;
+use search::{KeyKind, SortKey};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+/// A sort key's value at a page boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum KeyValue {
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// Where a page starts: strictly after (next) or strictly before (previous) a boundary row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub forward: bool,
+    pub keys: Vec<KeyValue>,
+    pub rid: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire(char, Vec<KeyValue>, i64);
+
+impl Cursor {
+    /// The opaque `_cursor` parameter value.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(&Wire(if self.forward { 'n' } else { 'p' }, self.keys.clone(), self.rid)).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Reads a `_cursor` value; it must fit the request's sort keys (a link from another query does not).
+    pub fn decode(s: &str, sort: &[SortKey]) -> Option<Cursor> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()?;
+        let Wire(dir, keys, rid) = serde_json::from_slice(&bytes).ok()?;
+        let forward = match dir {
+            'n' => true,
+            'p' => false,
+            _ => return None,
+        };
+        if keys.len() != sort.len() {
+            return None;
+        }
+        let keys = keys
+            .into_iter()
+            .zip(sort)
+            .map(|(v, k)| match (k.kind, v) {
+                (KeyKind::Float, KeyValue::Int(i)) => Some(KeyValue::Float(i as f64)),
+                (KeyKind::Float, v @ KeyValue::Float(_)) | (KeyKind::Int, v @ KeyValue::Int(_)) | (KeyKind::Text, v @ KeyValue::Text(_)) => Some(v),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Cursor { forward, keys, rid })
+    }
+}
+
+/// A matching resource with its sort-key values.
+#[derive(Debug)]
+pub struct PageRow {
+    pub rid: i64,
+    pub id: String,
+    pub content: String,
+    pub keys: Vec<KeyValue>,
+}
+
+impl PageRow {
+    /// The cursor for the page after (`forward`) or before this row.
+    pub fn cursor(&self, forward: bool) -> Cursor {
+        Cursor { forward, keys: self.keys.clone(), rid: self.rid }
+    }
+}
+
+macro_rules! page_row_from {
+    ($row:ty) => {
+        impl<'r> sqlx::FromRow<'r, $row> for PageRow {
+            fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
+                let mut keys = Vec::new();
+                for i in 3..row.columns().len() {
+                    // The kinds are known from the sort keys, but each driver reports the column's
+                    // own type, so trying them in turn is exact.
+                    keys.push(if let Ok(s) = row.try_get::<String, _>(i) {
+                        KeyValue::Text(s)
+                    } else if let Ok(n) = row.try_get::<i64, _>(i) {
+                        KeyValue::Int(n)
+                    } else {
+                        KeyValue::Float(row.try_get::<f64, _>(i)?)
+                    });
+                }
+                Ok(PageRow { rid: row.try_get(0)?, id: row.try_get(1)?, content: row.try_get(2)?, keys })
+            }
+        }
+    };
+}
+page_row_from!(sqlx::postgres::PgRow);
+page_row_from!(sqlx::sqlite::SqliteRow);
+
+impl Store {
+    /// Up to `limit` matches of a type-level search from `cursor` on (or the start), in page order
+    /// (a backward page is returned in page order too, not reversed).
+    pub async fn search_page(
+        &self,
+        res_type: &str,
+        filter: &search::SqlFilter,
+        sort: &[SortKey],
+        cursor: Option<&Cursor>,
+        limit: i64,
+    ) -> Result<Vec<PageRow>, sqlx::Error> {
+        let mut args = super::bind_args(&[], &filter.args, res_type);
+        let forward = cursor.map_or(true, |c| c.forward);
+        let key_cols: Vec<String> = (0..sort.len()).map(|i| format!("k{i}")).collect();
+        let mut inner = String::from("SELECT r.rid");
+        for (k, col) in sort.iter().zip(&key_cols) {
+            inner.push_str(&format!(", {} AS {col}", k.sql("r")));
+        }
+        inner.push_str(&format!(" FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql));
+        let mut after = String::from("1=1");
+        if let Some(c) = cursor {
+            after = boundary(sort, &key_cols, c, &mut args);
+        }
+        // Backward pages read the order reversed from the cursor, then flip back below.
+        let order: Vec<String> = sort
+            .iter()
+            .zip(&key_cols)
+            .map(|(k, col)| format!("s.{col} {}", if k.desc == forward { "DESC" } else { "ASC" }))
+            .chain([format!("s.rid {}", if forward { "ASC" } else { "DESC" })])
+            .collect();
+        args.push(Arg::Int(limit));
+        let sql = format!(
+            "SELECT t.rid, t.res_id, {content}{keys} FROM (SELECT s.* FROM ({inner}) s WHERE {after} ORDER BY {order} LIMIT ${n}) s \
+             JOIN resource t ON t.rid = s.rid ORDER BY {order}",
+            content = self.backend().json_col("t."),
+            keys = key_cols.iter().map(|c| format!(", s.{c}")).collect::<String>(),
+            order = order.join(", "),
+            n = args.len(),
+        );
+        let mut rows: Vec<PageRow> = self.pool.fetch(&sql, &args).await?;
+        if !forward {
+            rows.reverse();
+        }
+        Ok(rows)
+    }
+}
+
+/// Rows strictly after (or before) the cursor in the order (keys..., rid): the lexicographic
+/// comparison spelled out, since the keys' directions may differ.
+fn boundary<'a>(sort: &[SortKey], cols: &[String], c: &'a Cursor, args: &mut Vec<Arg<'a>>) -> String {
+    let bind = |v: &'a KeyValue, args: &mut Vec<Arg<'a>>| {
+        args.push(match v {
+            KeyValue::Int(i) => Arg::Int(*i),
+            KeyValue::Float(f) => Arg::Float(*f),
+            KeyValue::Text(s) => Arg::Text(s),
+        });
+        format!("${}", args.len())
+    };
+    let rid = bind_rid(c.rid, args);
+    let mut cond = format!("s.rid {} {rid}", if c.forward { ">" } else { "<" });
+    for ((k, col), v) in sort.iter().zip(cols).zip(&c.keys).rev() {
+        let p = bind(v, args);
+        let op = if k.desc == c.forward { "<" } else { ">" };
+        cond = format!("s.{col} {op} {p} OR (s.{col} = {p} AND ({cond}))");
+    }
+    format!("({cond})")
+}
+
+fn bind_rid(rid: i64, args: &mut Vec<Arg<'_>>) -> String {
+    args.push(Arg::Int(rid));
+    format!("${}", args.len())
+}
