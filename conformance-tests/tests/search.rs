@@ -256,4 +256,62 @@ async fn sort_orders_and_pages(f: &Fhir) {
     assert_eq!(f.get(&format!("{}&_cursor=garbage", q("family"))).await.expect(400).issue_expression().as_deref(), Some("_cursor"));
 }
 
-both_backends!(chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn composites_match_within_one_instance(f: &Fhir) {
+    let p = f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string();
+    let loinc = |c: &str| json!({"coding": [{"system": "http://loinc.org", "code": c}]});
+    let qty = |v: f64| json!({"value": v, "unit": "mmHg", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"});
+    let obs = |code: &str, value: Option<f64>, components: Vec<(&str, f64)>| {
+        let mut o = json!({"resourceType": "Observation", "status": "final", "code": loinc(code), "subject": {"reference": format!("Patient/{p}")}});
+        if let Some(v) = value {
+            o["valueQuantity"] = qty(v);
+        }
+        if !components.is_empty() {
+            o["component"] = components.iter().map(|(c, v)| json!({"code": loinc(c), "valueQuantity": qty(*v)})).collect();
+        }
+        o
+    };
+    let mut ids = std::collections::HashMap::new();
+    for (name, o) in [
+        ("o1", obs("8480-6", Some(120.0), vec![])),
+        ("o2", obs("8480-6", Some(150.0), vec![])),
+        ("o3", obs("8462-4", Some(120.0), vec![])),
+        ("o4", obs("85354-9", None, vec![("8480-6", 150.0), ("8462-4", 90.0)])),
+    ] {
+        ids.insert(f.create(&o).await["id"].as_str().unwrap().to_string(), name);
+    }
+    let c1 = f.create(&json!({"resourceType": "Observation", "status": "final", "code": loinc("72166-2"), "subject": {"reference": format!("Patient/{p}")},
+        "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "8517006"}]}})).await;
+    ids.insert(c1["id"].as_str().unwrap().to_string(), "c1");
+    let (p, ids) = (&p, &ids);
+    let found = move |q: String| async move {
+        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
+        let mut names: Vec<&str> = match_ids(&b).iter().map(|i| ids[i]).collect();
+        names.sort();
+        names.join(",")
+    };
+    for (q, expected) in [
+        ("code-value-quantity=http://loinc.org|8480-6$120", "o1"),
+        ("code-value-quantity=8480-6$gt130", "o2"),
+        ("code-value-quantity=8480-6$120|http://unitsofmeasure.org|mm[Hg]", "o1"),
+        ("code-value-quantity=8480-6$120|http://unitsofmeasure.org|kg", ""),
+        ("code-value-quantity=8480-6$120,8462-4$120", "o1,o3"),
+        ("component-code-value-quantity=8480-6$gt130", "o4"),
+        // 8462-4 and 150 are both in o4, but in different components: no match.
+        ("component-code-value-quantity=8462-4$gt130", ""),
+        ("component-code-value-quantity=8462-4$lt100", "o4"),
+        ("combo-code-value-quantity=8480-6$gt130", "o2,o4"),
+        ("code-value-concept=72166-2$http://snomed.info/sct|8517006", "c1"),
+        ("code-value-concept=72166-2$http://snomed.info/sct|1", ""),
+        ("code-value-quantity:missing=true", "c1,o4"),
+        ("code-value-quantity=8480-6$120&code-value-quantity=8480-6$lt130", "o1"),
+    ] {
+        assert_eq!(found(q.to_string()).await, expected, "{q} on {}", f.backend);
+    }
+    for bad in ["code-value-quantity=8480-6", "code-value-quantity:exact=8480-6$1", "code-value-quantity=8480-6$abc", "code-value-quantity=8480-6$1$2", "code-value-quantity=$1"] {
+        let (k, _) = bad.split_once('=').unwrap();
+        let r = f.get(&format!("Observation?{bad}")).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(k), "{bad}: {}", r.text);
+    }
+}
+
+both_backends!(composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -254,6 +254,15 @@ impl Engine {
         cx.eval(&expr.root, &frame).map(Coll::into_vec)
     }
 
+    /// Evaluates `expr` with `focus`, an item an earlier evaluation over `resource` returned, as the
+    /// input; `%resource` stays `resource`. Composite search parameters evaluate their components so.
+    pub fn evaluate_from<'a>(&self, expr: &Expression, focus: &Item<'a>, resource: &'a Value, env: &Env<'a>) -> Result<Vec<Item<'a>>> {
+        let root: Coll<'a> = one(focus.clone());
+        let cx = Ctx::new(&self.glue, env, &expr.src, Some(resource));
+        let frame = Frame { focus: &root, index: None, total: None };
+        cx.eval(&expr.root, &frame).map(Coll::into_vec)
+    }
+
     /// Compiles (cached) and evaluates with a default environment.
     pub fn eval<'a>(&self, expression: &str, resource: &'a Value) -> Result<Vec<Item<'a>>> {
         let e = self.compile(expression)?;

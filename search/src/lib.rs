@@ -77,6 +77,18 @@ pub struct SearchParam {
     compiled: Option<Arc<[Arc<fhirpath::Expression>]>>,
     /// Why the expression cannot be evaluated, when it cannot.
     unsupported: Option<String>,
+    /// For a composite: its components, evaluated on each item the expression finds.
+    pub components: Vec<Component>,
+}
+
+/// One component of a composite parameter (SearchParameter.component).
+#[derive(Debug, Clone)]
+pub struct Component {
+    /// The type of the component's own SearchParameter (`definition`).
+    pub kind: ParamType,
+    /// That parameter's targets, for reference components.
+    pub targets: Vec<String>,
+    compiled: Arc<[Arc<fhirpath::Expression>]>,
 }
 
 impl SearchParam {
@@ -133,6 +145,9 @@ pub enum IndexRow {
     },
     /// idx_uri
     Uri { param: String, value: String },
+    /// One component value of a composite: `row.param` is `composite$index`, and rows of the same
+    /// element instance share `grp`, so a query can ask for values of one instance together.
+    Composite { grp: u32, row: Box<IndexRow> },
 }
 
 impl IndexRow {
@@ -146,6 +161,7 @@ impl IndexRow {
             | IndexRow::Number { param, .. }
             | IndexRow::Quantity { param, .. }
             | IndexRow::Uri { param, .. } => param,
+            IndexRow::Composite { row, .. } => row.param(),
         }
     }
     /// The idx_* table this row goes to.
@@ -158,6 +174,7 @@ impl IndexRow {
             IndexRow::Number { .. } => "idx_number",
             IndexRow::Quantity { .. } => "idx_quantity",
             IndexRow::Uri { .. } => "idx_uri",
+            IndexRow::Composite { row, .. } => row.table(),
         }
     }
 }
@@ -213,6 +230,7 @@ impl Registry {
             engine: fhirpath::Engine::new(Some(model)),
             compartments: HashMap::new(),
         };
+        let by_url: HashMap<&str, &Value> = params.iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))).collect();
         for sp in params {
             let s = |k: &str| sp.get(k).and_then(Value::as_str).map(str::to_string);
             let (Some(code), Some(kind)) = (s("code"), s("type").as_deref().and_then(ParamType::from_code)) else {
@@ -247,7 +265,7 @@ impl Registry {
                 let (compiled_for, unsupported) = match (&expression, &refused) {
                     (_, Some(why)) => (None, Some(why.clone())),
                     (None, None) => (None, Some("no expression".to_string())),
-                    _ if matches!(kind, ParamType::Composite | ParamType::Special) => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
+                    _ if kind == ParamType::Special => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
                     (Some(e), None) => {
                         let branches = narrow::for_type(e, &base, is_type);
                         match branches.iter().map(|b| reg.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
@@ -257,6 +275,14 @@ impl Registry {
                         }
                     }
                 };
+                let (components, unsupported) = match (kind, unsupported) {
+                    (ParamType::Composite, None) => match reg.components(sp, &by_url) {
+                        Ok(c) => (c, None),
+                        Err(why) => (Vec::new(), Some(why)),
+                    },
+                    (_, u) => (Vec::new(), u),
+                };
+                let compiled_for = if unsupported.is_some() { None } else { compiled_for };
                 let list = reg.by_type.entry(base.clone()).or_default();
                 reg.index.insert(key, list.len());
                 list.push(SearchParam {
@@ -267,10 +293,32 @@ impl Registry {
                     targets: strs("target"),
                     compiled: compiled_for,
                     unsupported,
+                    components,
                 });
             }
         }
         reg
+    }
+
+    /// A composite's components, each typed by the SearchParameter its `definition` names.
+    fn components(&self, sp: &Value, by_url: &HashMap<&str, &Value>) -> Result<Vec<Component>, String> {
+        let mut out = Vec::new();
+        for c in sp.get("component").and_then(Value::as_array).into_iter().flatten() {
+            let def = c.get("definition").and_then(Value::as_str).ok_or("a component has no definition")?;
+            let d = by_url.get(def).ok_or_else(|| format!("component definition {def} is unknown"))?;
+            let kind = d.get("type").and_then(Value::as_str).and_then(ParamType::from_code).ok_or_else(|| format!("{def} has no type"))?;
+            if matches!(kind, ParamType::Composite | ParamType::Special) {
+                return Err(format!("component {def} is a {kind:?} parameter"));
+            }
+            let expr = c.get("expression").and_then(Value::as_str).ok_or_else(|| format!("component {def} has no expression"))?;
+            let compiled = narrow::top_level_branches(expr).into_iter().map(|b| self.engine.compile(b)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
+            let targets = d.get("target").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
+            out.push(Component { kind, targets, compiled: compiled.into() });
+        }
+        if out.len() < 2 {
+            return Err("a composite needs at least two components".into());
+        }
+        Ok(out)
     }
 
     /// Adds CompartmentDefinitions (`Patient`, `Encounter`, ...): which parameters put a resource in a compartment.
@@ -328,11 +376,16 @@ impl Registry {
         for sp in self.params_for(rt) {
             let Some(branches) = &sp.compiled else { continue };
             let start = out.len();
+            let mut grp = 0;
             for expr in branches.iter() {
                 // A branch that fails on odd data (a singleton function over a list) indexes nothing.
                 let Ok(items) = self.engine.evaluate(expr, resource, &env) else { continue };
                 for item in &items {
-                    self.rows_for_item(sp, item, &mut out);
+                    if sp.kind == ParamType::Composite {
+                        grp += self.composite_rows(sp, item, resource, &env, grp, &mut out) as u32;
+                    } else {
+                        self.rows_for_item(&sp.code, sp.kind, item, &mut out);
+                    }
                 }
             }
             dedup_tail(&mut out, start);
@@ -340,11 +393,32 @@ impl Registry {
         out
     }
 
+    /// The rows of one composite instance (`item`), all in group `grp`; none unless every component
+    /// has a value, since only a complete instance can match. Returns whether it wrote any.
+    fn composite_rows<'a>(&self, sp: &SearchParam, item: &fhirpath::Item<'a>, resource: &'a Value, env: &fhirpath::Env<'a>, grp: u32, out: &mut Vec<IndexRow>) -> bool {
+        let mut rows = Vec::new();
+        for (i, c) in sp.components.iter().enumerate() {
+            let code = format!("{}${i}", sp.code);
+            let before = rows.len();
+            for expr in c.compiled.iter() {
+                let Ok(values) = self.engine.evaluate_from(expr, item, resource, env) else { continue };
+                for v in &values {
+                    self.rows_for_item(&code, c.kind, v, &mut rows);
+                }
+            }
+            if rows.len() == before {
+                return false;
+            }
+        }
+        out.extend(rows.into_iter().map(|row| IndexRow::Composite { grp, row: Box::new(row) }));
+        true
+    }
+
     /// Index rows for one FHIRPath result: elements keep their FHIR type, computed values become JSON.
-    fn rows_for_item(&self, sp: &SearchParam, item: &fhirpath::Item<'_>, out: &mut Vec<IndexRow>) {
+    fn rows_for_item(&self, code: &str, kind: ParamType, item: &fhirpath::Item<'_>, out: &mut Vec<IndexRow>) {
         let found = |value: &Value, ty: Option<&str>, out: &mut Vec<IndexRow>| {
             let item = extract::Item { value, ty };
-            extract::rows_for(&sp.code, sp.kind, &item, out);
+            extract::rows_for(code, kind, &item, out);
         };
         match item {
             fhirpath::Item::Node(n) => {

@@ -23,7 +23,7 @@ fn applies(root: &str, base: &str) -> bool {
 }
 
 /// Splits on `|` outside parentheses, brackets and string literals.
-fn top_level_branches(expression: &str) -> Vec<&str> {
+pub(crate) fn top_level_branches(expression: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut quote, mut start) = (0i32, None::<char>, 0usize);
     let mut chars = expression.char_indices().peekable();

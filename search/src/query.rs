@@ -116,7 +116,10 @@ enum Cond {
     /// rid IN / NOT IN (rows of `table` for this param matching any alternative).
     Rows { table: &'static str, negate: bool, alts: Vec<Frag> },
     /// Any index row at all for the param (or none, for :missing=true).
-    Missing { table: &'static str, missing: bool },
+    Missing { table: &'static str, missing: bool, stored_param: Option<String> },
+    /// A composite: some instance whose component `i` (rows `param$i` of table `i`) matches frag `i`,
+    /// all in one group; one such list per comma-separated alternative.
+    Composite { alts: Vec<Vec<(&'static str, Frag)>> },
     /// A condition directly on the resource table (`_id`, `_lastUpdated`).
     Direct(Vec<Frag>),
     /// `ref.param=v`, `ref:Type.param=v`: the reference points at a resource of a target type matching the inner filter.
@@ -355,7 +358,11 @@ fn parse_filter(reg: &Registry, rt: &str, top: &str, name: &str, value: &str, de
         if !sp.is_evaluable() {
             return Err(err(top, format!("search parameter '{code}' is not supported yet")));
         }
-        parse_cond(reg, top, sp.kind, &sp.targets, modifier, value)?
+        if sp.kind == ParamType::Composite {
+            parse_composite(reg, top, sp, modifier, value)?
+        } else {
+            parse_cond(reg, top, sp.kind, &sp.targets, modifier, value)?
+        }
     };
     Ok(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.to_string(), cond })
 }
@@ -459,6 +466,41 @@ fn parse_last_updated(name: &str, modifier: Option<&str>, value: &str) -> Result
     Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
 }
 
+/// `code-value-quantity=http://loinc.org|8480-6$lt60`: one value per component, joined by `$`.
+fn parse_composite(reg: &Registry, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
+    let first = table_of(sp.components[0].kind).expect("components are never composite or special");
+    match modifier {
+        Some("missing") => {
+            return match value.as_str_bool() {
+                Some(missing) => Ok(Cond::Missing { table: first, missing, stored_param: Some(format!("{}$0", sp.code)) }),
+                None => Err(err(name, ":missing takes true or false")),
+            }
+        }
+        Some(m) => return Err(err(name, format!("modifier ':{m}' does not apply to a composite parameter"))),
+        None => {}
+    }
+    let mut alts = Vec::new();
+    for v in values(name, value)? {
+        let parts = split_unescaped(&v, '$');
+        if parts.len() != sp.components.len() {
+            return Err(err(name, format!("'{v}' has {} part(s); '{}' takes {} joined by '$'", parts.len(), sp.code, sp.components.len())));
+        }
+        let mut comps = Vec::new();
+        for (part, c) in parts.iter().zip(&sp.components) {
+            if part.is_empty() {
+                return Err(err(name, format!("'{v}' has an empty part")));
+            }
+            // A part is one value: a ',' inside it was split off above, so the cond has one alternative.
+            match parse_cond(reg, name, c.kind, &c.targets, None, part)? {
+                Cond::Rows { table, alts, .. } if alts.len() == 1 => comps.push((table, alts.into_iter().next().unwrap())),
+                _ => return Err(err(name, format!("'{part}' is not a single value"))),
+            }
+        }
+        alts.push(comps);
+    }
+    Ok(Cond::Composite { alts })
+}
+
 fn parse_cond(
     reg: &Registry,
     name: &str,
@@ -470,7 +512,7 @@ fn parse_cond(
     let table = table_of(kind).ok_or_else(|| err(name, format!("{kind:?} search parameters are not supported yet")))?;
     if modifier == Some("missing") {
         return match value.as_str_bool() {
-            Some(missing) => Ok(Cond::Missing { table, missing }),
+            Some(missing) => Ok(Cond::Missing { table, missing, stored_param: None }),
             None => Err(err(name, ":missing takes true or false")),
         };
     }
@@ -748,10 +790,34 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
     };
     match &f.cond {
         Cond::Direct(alts) => Frag::join(alts.clone(), " OR ").with_alias(alias),
-        Cond::Missing { table, missing } => Frag::default()
-            .sql(&format!("{alias}.rid {}IN (", if *missing { "NOT " } else { "" }))
-            .append(sub(table))
+        Cond::Missing { table, missing, stored_param } => Frag::default()
+            .sql(&format!("{alias}.rid {}IN (SELECT x.rid FROM {table} x WHERE x.res_type = ", if *missing { "NOT " } else { "" }))
+            .text(rt)
+            .sql(" AND x.param = ")
+            .text(stored_param.clone().unwrap_or_else(|| f.param.clone()))
             .sql(")"),
+        Cond::Composite { alts } => {
+            let one = |comps: &[(&'static str, Frag)]| {
+                // Innermost component first: each level keeps the (rid, grp) pairs the next level allows.
+                let mut inner: Option<Frag> = None;
+                for (i, (table, cond)) in comps.iter().enumerate().rev() {
+                    let mut q = Frag::default()
+                        .sql(&format!("SELECT x.rid{} FROM {table} x WHERE x.res_type = ", if i > 0 { ", x.grp" } else { "" }))
+                        .text(rt)
+                        .sql(" AND x.param = ")
+                        .text(format!("{}${i}", f.param))
+                        .sql(" AND (")
+                        .append(cond.clone())
+                        .sql(")");
+                    if let Some(next) = inner.take() {
+                        q = q.sql(" AND (x.rid, x.grp) IN (").append(next).sql(")");
+                    }
+                    inner = Some(q);
+                }
+                Frag::default().sql(&format!("{alias}.rid IN (")).append(inner.unwrap_or_default()).sql(")")
+            };
+            Frag::join(alts.iter().map(|c| one(c)).collect(), " OR ")
+        }
         Cond::Rows { table, negate, alts } => Frag::default()
             .sql(&format!("{alias}.rid {}IN (", if *negate { "NOT " } else { "" }))
             .append(sub(table))

@@ -32,6 +32,7 @@ fn accepts_good_queries() {
         ("RiskAssessment", &[("probability", "0.5"), ("probability", "-1"), ("probability", "ap1.50")]),
         ("Questionnaire", &[("url", "http://x/y"), ("url:below", "http://x"), ("url:above", "http://x/y/z")]),
         ("Observation", &[("code", "a\\,b"), ("code", "sys\\|x|c")]),
+        ("Observation", &[("code-value-quantity", "http://loinc.org|1$gt5,2$le1e2|http://unitsofmeasure.org|mg"), ("combo-code-value-concept", "a$b|c")]),
     ];
     for (rt, pairs) in good {
         let query = registry().parse_query(rt, &q(pairs)).unwrap_or_else(|e| panic!("{rt} {pairs:?}: {e}"));
@@ -130,7 +131,8 @@ fn strict_errors_name_the_parameter() {
         ("Observation", &[("code:above", "http://s|c")], "code:above", "not supported yet"),
         ("Observation", &[("code:below", "http://s|c")], "code:below", "not supported yet"),
         ("Observation", &[("subject:above", "Patient/1")], "subject:above", "not supported yet"),
-        ("Observation", &[("code-value-quantity", "http://loinc.org|1$gt5")], "code-value-quantity", "not supported yet"),
+        ("Observation", &[("code-value-quantity", "http://loinc.org|1")], "code-value-quantity", "takes 2 joined by '$'"),
+        ("Observation", &[("code-value-quantity:not", "1$5")], "code-value-quantity:not", "does not apply to a composite"),
         ("Location", &[("near", "42|-71|10|km")], "near", "not supported yet"),
         ("Patient", &[("phonetic", "smith")], "phonetic", "not supported yet"),
         ("Patient", &[("_text", "x")], "_text", "not supported yet"),

@@ -31,9 +31,14 @@ fn columns(table: usize) -> &'static [&'static str] {
     }
 }
 
-fn row_args(row: &IndexRow) -> (usize, &str, Vec<Arg<'_>>) {
+/// (table index, param, composite group, column values) of one row.
+fn row_args(row: &IndexRow) -> (usize, &str, Option<i64>, Vec<Arg<'_>>) {
     use Arg::*;
-    match row {
+    if let IndexRow::Composite { grp, row } = row {
+        let (t, param, _, args) = row_args(row);
+        return (t, param, Some(*grp as i64), args);
+    }
+    let (t, param, args) = match row {
         IndexRow::String { param, value_norm, value_exact } => (0, param, vec![Text(value_norm), Text(value_exact)]),
         IndexRow::Token { param, system, code, text_norm, type_system, type_code } => (
             1,
@@ -69,28 +74,31 @@ fn row_args(row: &IndexRow) -> (usize, &str, Vec<Arg<'_>>) {
             ],
         ),
         IndexRow::Uri { param, value } => (6, param, vec![Text(value)]),
-    }
+        IndexRow::Composite { .. } => unreachable!("handled above"),
+    };
+    (t, param, None, args)
 }
 
 /// Inserts the index rows of several resources: (rid, resource type, rows).
 pub async fn insert(tx: &mut Tx, resources: &[(i64, &str, &[IndexRow])]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
-    let mut by_table: [Vec<(i64, &str, &str, Vec<Arg<'_>>)>; 7] = Default::default();
+    let mut by_table: [Vec<(i64, &str, &str, Option<i64>, Vec<Arg<'_>>)>; 7] = Default::default();
     for (rid, res_type, rows) in resources {
         for r in rows.iter() {
-            let (t, param, args) = row_args(r);
-            by_table[t].push((*rid, res_type, param, args));
+            let (t, param, grp, args) = row_args(r);
+            by_table[t].push((*rid, res_type, param, grp, args));
         }
     }
     for (t, entries) in by_table.iter().enumerate() {
         let cols = columns(t);
         for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!("INSERT INTO {} (rid, res_type, param, {}) VALUES {}", TABLES[t], cols.join(", "), backend.values(chunk.len(), cols.len() + 3, None));
-            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * (cols.len() + 3));
-            for (rid, res_type, param, vals) in chunk {
+            let sql = format!("INSERT INTO {} (rid, res_type, param, grp, {}) VALUES {}", TABLES[t], cols.join(", "), backend.values(chunk.len(), cols.len() + 4, None));
+            let mut args: Vec<Arg> = Vec::with_capacity(chunk.len() * (cols.len() + 4));
+            for (rid, res_type, param, grp, vals) in chunk {
                 args.push(Arg::Int(*rid));
                 args.push(Arg::Text(res_type));
                 args.push(Arg::Text(param));
+                args.push(Arg::OptInt(*grp));
                 args.extend(vals.iter().cloned());
             }
             tx.execute(&sql, &args).await?;
