@@ -314,4 +314,51 @@ async fn composites_match_within_one_instance(f: &Fhir) {
     }
 }
 
-both_backends!(composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn token_modifiers_use_stored_terminology(f: &Fhir) {
+    let tag = unique();
+    let sys = format!("urn:cs:{tag}");
+    let vs_url = format!("http://example.org/vs/{tag}");
+    f.create(&json!({"resourceType": "CodeSystem", "url": sys, "status": "active", "content": "complete",
+        "concept": [{"code": "A", "concept": [{"code": "A1", "concept": [{"code": "A11"}]}, {"code": "A2"}]}, {"code": "B"}]})).await;
+    let vs = f.create(&json!({"resourceType": "ValueSet", "url": vs_url, "status": "active",
+        "compose": {"include": [{"system": sys, "filter": [{"property": "concept", "op": "is-a", "value": "A1"}]}, {"system": sys, "concept": [{"code": "B"}]}]}})).await;
+    let p = f.create(&json!({"resourceType": "Patient", "gender": "male"})).await["id"].as_str().unwrap().to_string();
+    let mut names = std::collections::HashMap::new();
+    for (name, system, code) in [("a", sys.as_str(), "A"), ("a1", &sys, "A1"), ("a11", &sys, "A11"), ("b", &sys, "B"), ("c", "urn:other", "A1")] {
+        let o = json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": system, "code": code}]}, "subject": {"reference": format!("Patient/{p}")}});
+        names.insert(f.create(&o).await["id"].as_str().unwrap().to_string(), name);
+    }
+    let (p, names) = (&p, &names);
+    let found = move |q: String| async move {
+        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
+        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+        n.sort();
+        n.join(",")
+    };
+    let vs_id = vs["id"].as_str().unwrap();
+    for (q, expected) in [
+        (format!("code:in={vs_url}"), "a1,a11,b"),
+        (format!("code:in=ValueSet/{vs_id}"), "a1,a11,b"),
+        (format!("code:not-in={vs_url}"), "a,c"),
+        (format!("code:below={sys}|A"), "a,a1,a11"),
+        (format!("code:above={sys}|A11"), "a,a1,a11"),
+        (format!("code:below={sys}|A2"), ""),
+        (format!("code:below={sys}|A1,{sys}|B"), "a1,a11,b"),
+    ] {
+        assert_eq!(found(q.clone()).await, expected, "{q} on {}", f.backend);
+    }
+    // Value sets of the R4 package are known without being stored.
+    let b = f.get(&format!("Patient?_id={p}&gender:in=http://hl7.org/fhir/ValueSet/administrative-gender")).await.expect(200).json();
+    assert_eq!(match_ids(&b), [p.clone()]);
+    for (bad, at) in [
+        ("code:in=http://example.org/no-such-vs".to_string(), "code:in"),
+        ("code:below=A".to_string(), "code:below"),
+        ("code:above=urn:no-such-system|A".to_string(), "code:above"),
+        (format!("code:below={sys}|ZZZ"), "code:below"),
+    ] {
+        let r = f.get(&format!("Observation?{bad}")).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(at), "{bad}: {}", r.text);
+    }
+}
+
+both_backends!(token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -8,6 +8,7 @@
 
 /// Value conversion from FHIR JSON to index rows, shared with query-value parsing.
 pub mod extract;
+mod implicit;
 mod narrow;
 mod query;
 mod sort;
@@ -79,6 +80,8 @@ pub struct SearchParam {
     unsupported: Option<String>,
     /// For a composite: its components, evaluated on each item the expression finds.
     pub components: Vec<Component>,
+    /// Per compiled branch: the code system its `code` values implicitly belong to (token only).
+    implicit_systems: Vec<Option<String>>,
 }
 
 /// One component of a composite parameter (SearchParameter.component).
@@ -95,6 +98,10 @@ impl SearchParam {
     /// Whether extraction produces rows for this parameter.
     pub fn is_evaluable(&self) -> bool {
         self.compiled.is_some()
+    }
+    /// How many of the expression's branches reach a `code` element with an implied code system.
+    pub fn implicit_system_count(&self) -> usize {
+        self.implicit_systems.iter().flatten().count()
     }
     /// Why the expression is not evaluated (None when it is).
     pub fn unsupported_reason(&self) -> Option<&str> {
@@ -179,6 +186,27 @@ impl IndexRow {
     }
 }
 
+/// The terminology that token modifiers `:in`, `:not-in`, `:above` and `:below` need, answered by
+/// the caller (the server resolves stored ValueSets and CodeSystems before parsing).
+pub trait Terminology {
+    /// The (system, code) pairs of a value set named by canonical URL (optionally `|version`) or `ValueSet/id`.
+    fn value_set_codes(&self, reference: &str) -> Result<Vec<(String, String)>, String>;
+    /// Codes of `system` subsumed by `code` (`below`) or subsuming it (not `below`), `code` included.
+    fn related_codes(&self, system: &str, code: &str, below: bool) -> Result<Vec<String>, String>;
+}
+
+/// No terminology at hand: the modifiers that need it are refused, never answered as empty.
+pub struct NoTerminology;
+
+impl Terminology for NoTerminology {
+    fn value_set_codes(&self, reference: &str) -> Result<Vec<(String, String)>, String> {
+        Err(format!("no terminology is available to resolve value set '{reference}'"))
+    }
+    fn related_codes(&self, system: &str, _: &str, _: bool) -> Result<Vec<String>, String> {
+        Err(format!("no terminology is available for code system '{system}'"))
+    }
+}
+
 /// Parameters whose published expression we could evaluate but whose meaning we cannot honour yet.
 const REFUSED_CODES: &[(&str, &str)] = &[("phonetic", "phonetic matching is not implemented")];
 
@@ -217,6 +245,7 @@ impl Registry {
             let pkg = profiles::Package::r4_core();
             let mut reg = Registry::from_search_parameters(pkg.resources("SearchParameter"), pkg.resource_types(), pkg.model());
             reg.add_compartments(pkg.resources("CompartmentDefinition"));
+            reg.add_implicit_systems(pkg);
             reg
         })
     }
@@ -294,10 +323,24 @@ impl Registry {
                     compiled: compiled_for,
                     unsupported,
                     components,
+                    implicit_systems: Vec::new(),
                 });
             }
         }
         reg
+    }
+
+    /// Finds, for token parameters over `code` elements, the code system their required binding
+    /// implies, so the index carries it (see `implicit`).
+    pub fn add_implicit_systems(&mut self, pkg: &profiles::Package) {
+        let defs = terminology::InMemory::new(pkg.resources("CodeSystem").iter().chain(pkg.resources("ValueSet")).cloned());
+        let Some(model) = self.engine.model().cloned() else { return };
+        for params in self.by_type.values_mut() {
+            for sp in params.iter_mut().filter(|sp| sp.kind == ParamType::Token) {
+                let Some(branches) = &sp.compiled else { continue };
+                sp.implicit_systems = branches.iter().map(|b| implicit::system_of(b.source(), &model, pkg, &defs)).collect();
+            }
+        }
     }
 
     /// A composite's components, each typed by the SearchParameter its `definition` names.
@@ -377,14 +420,23 @@ impl Registry {
             let Some(branches) = &sp.compiled else { continue };
             let start = out.len();
             let mut grp = 0;
-            for expr in branches.iter() {
+            for (b, expr) in branches.iter().enumerate() {
                 // A branch that fails on odd data (a singleton function over a list) indexes nothing.
                 let Ok(items) = self.engine.evaluate(expr, resource, &env) else { continue };
+                let implicit = sp.implicit_systems.get(b).and_then(Option::as_deref);
                 for item in &items {
+                    let first = out.len();
                     if sp.kind == ParamType::Composite {
                         grp += self.composite_rows(sp, item, resource, &env, grp, &mut out) as u32;
                     } else {
                         self.rows_for_item(&sp.code, sp.kind, item, &mut out);
+                    }
+                    if let Some(sys) = implicit {
+                        for row in &mut out[first..] {
+                            if let IndexRow::Token { system: s @ None, .. } = row {
+                                *s = Some(sys.to_string());
+                            }
+                        }
                     }
                 }
             }
@@ -445,13 +497,18 @@ impl Registry {
 
     /// Parse query parameters (already percent-decoded name/value pairs) for a type-level search.
     pub fn parse_query(&self, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
-        query::parse(self, resource_type, params)
+        query::parse(self, &NoTerminology, resource_type, params)
+    }
+
+    /// Like [`Registry::parse_query`], answering terminology modifiers through `tx`.
+    pub fn parse_query_with(&self, tx: &dyn Terminology, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
+        query::parse(self, tx, resource_type, params)
     }
 
     /// Like [`Registry::parse_query`], for `Prefer: handling=lenient`: refused parameters are left
     /// out of the query and returned, so the caller can say what it ignored.
-    pub fn parse_query_lenient(&self, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
-        query::parse_all(self, resource_type, params)
+    pub fn parse_query_lenient(&self, tx: &dyn Terminology, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
+        query::parse_all(self, tx, resource_type, params)
     }
 
     /// The keys of a `_sort` value (`a,-b`) for `resource_type`, in order.

@@ -1,7 +1,7 @@
 //! Query-string parsing (R4 search.html) and translation to one SQL condition.
 
 use crate::extract::{date_range, fold, number_range, parse_reference};
-use crate::{ParamType, Registry};
+use crate::{NoTerminology, ParamType, Registry, Terminology};
 
 /// A parsed type-level search: filters (ANDed) and result parameters kept verbatim.
 #[derive(Debug, Clone)]
@@ -296,8 +296,8 @@ fn table_of(kind: ParamType) -> Option<&'static str> {
     })
 }
 
-pub(crate) fn parse(reg: &Registry, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
-    let (q, mut errors) = parse_all(reg, rt, params);
+pub(crate) fn parse(reg: &Registry, tx: &dyn Terminology, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
+    let (q, mut errors) = parse_all(reg, tx, rt, params);
     match errors.is_empty() {
         true => Ok(q),
         false => Err(errors.swap_remove(0)),
@@ -305,7 +305,7 @@ pub(crate) fn parse(reg: &Registry, rt: &str, params: &[(String, String)]) -> Re
 }
 
 /// Parses every parameter, keeping the good ones and returning the refusals beside them.
-pub(crate) fn parse_all(reg: &Registry, rt: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
+pub(crate) fn parse_all(reg: &Registry, tx: &dyn Terminology, rt: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
     let mut q = Query { filters: Vec::new(), control: Vec::new(), resource_type: rt.to_string() };
     let mut errors = Vec::new();
     for (name, value) in params {
@@ -314,7 +314,7 @@ pub(crate) fn parse_all(reg: &Registry, rt: &str, params: &[(String, String)]) -
             q.control.push((name.clone(), value.clone()));
             continue;
         }
-        match parse_filter(reg, rt, name, name, value, 0) {
+        match parse_filter(reg, tx, rt, name, name, value, 0) {
             Ok(f) => q.filters.push(f),
             Err(e) => errors.push(e),
         }
@@ -323,12 +323,12 @@ pub(crate) fn parse_all(reg: &Registry, rt: &str, params: &[(String, String)]) -
 }
 
 /// One parameter on `rt`; `top` is the parameter as the client wrote it, for error messages.
-fn parse_filter(reg: &Registry, rt: &str, top: &str, name: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     if depth > MAX_DEPTH {
         return Err(err(top, format!("chains and _has nest at most {MAX_DEPTH} deep")));
     }
     if let Some(rest) = name.strip_prefix("_has:") {
-        return parse_has(reg, rt, top, rest, value, depth);
+        return parse_has(reg, tx, rt, top, rest, value, depth);
     }
     if name == "_has" {
         return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
@@ -341,7 +341,7 @@ fn parse_filter(reg: &Registry, rt: &str, top: &str, name: &str, value: &str, de
         return Err(err(top, format!("{code} is not supported yet")));
     }
     if let Some((head, rest)) = name.split_once('.') {
-        return parse_chain(reg, rt, top, head, rest, value, depth);
+        return parse_chain(reg, tx, rt, top, head, rest, value, depth);
     }
     let modifier = name.split_once(':').map(|(_, m)| m);
     let Some(sp) = reg.param(rt, code) else {
@@ -359,16 +359,16 @@ fn parse_filter(reg: &Registry, rt: &str, top: &str, name: &str, value: &str, de
             return Err(err(top, format!("search parameter '{code}' is not supported yet")));
         }
         if sp.kind == ParamType::Composite {
-            parse_composite(reg, top, sp, modifier, value)?
+            parse_composite(reg, tx, top, sp, modifier, value)?
         } else {
-            parse_cond(reg, top, sp.kind, &sp.targets, modifier, value)?
+            parse_cond(reg, tx, top, sp.kind, &sp.targets, modifier, value)?
         }
     };
     Ok(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.to_string(), cond })
 }
 
 /// `head.rest` where head is `reference` or `reference:Type`.
-fn parse_chain(reg: &Registry, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     let (code, type_hint) = match head.split_once(':') {
         Some((c, t)) => (c, Some(t)),
         None => (head, None),
@@ -395,7 +395,7 @@ fn parse_chain(reg: &Registry, rt: &str, top: &str, head: &str, rest: &str, valu
         if !inner_code.starts_with('_') && reg.param(t, inner_code).is_none() {
             continue;
         }
-        targets.push((t.clone(), Box::new(parse_filter(reg, t, top, rest, value, depth + 1)?)));
+        targets.push((t.clone(), Box::new(parse_filter(reg, tx, t, top, rest, value, depth + 1)?)));
     }
     if targets.is_empty() {
         return Err(err(top, format!("no target type of '{code}' ({}) has a search parameter '{inner_code}'", candidates.join(", "))));
@@ -404,7 +404,7 @@ fn parse_chain(reg: &Registry, rt: &str, top: &str, head: &str, rest: &str, valu
 }
 
 /// `Type:reference:parameter` after `_has:`.
-fn parse_has(reg: &Registry, rt: &str, top: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_has(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     let mut it = rest.splitn(3, ':');
     let (Some(source), Some(reference), Some(inner)) = (it.next(), it.next(), it.next()) else {
         return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
@@ -419,7 +419,7 @@ fn parse_has(reg: &Registry, rt: &str, top: &str, rest: &str, value: &str, depth
     if !sp.targets.is_empty() && !sp.targets.iter().any(|t| t == rt) {
         return Err(err(top, format!("'{source}.{reference}' never points at {rt}")));
     }
-    let inner = parse_filter(reg, source, top, inner, value, depth + 1)?;
+    let inner = parse_filter(reg, tx, source, top, inner, value, depth + 1)?;
     Ok(Filter {
         param: "_has".into(),
         modifier: Some(format!("{source}:{reference}")),
@@ -467,7 +467,7 @@ fn parse_last_updated(name: &str, modifier: Option<&str>, value: &str) -> Result
 }
 
 /// `code-value-quantity=http://loinc.org|8480-6$lt60`: one value per component, joined by `$`.
-fn parse_composite(reg: &Registry, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
+fn parse_composite(reg: &Registry, tx: &dyn Terminology, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
     let first = table_of(sp.components[0].kind).expect("components are never composite or special");
     match modifier {
         Some("missing") => {
@@ -491,7 +491,7 @@ fn parse_composite(reg: &Registry, name: &str, sp: &crate::SearchParam, modifier
                 return Err(err(name, format!("'{v}' has an empty part")));
             }
             // A part is one value: a ',' inside it was split off above, so the cond has one alternative.
-            match parse_cond(reg, name, c.kind, &c.targets, None, part)? {
+            match parse_cond(reg, tx, name, c.kind, &c.targets, None, part)? {
                 Cond::Rows { table, alts, .. } if alts.len() == 1 => comps.push((table, alts.into_iter().next().unwrap())),
                 _ => return Err(err(name, format!("'{part}' is not a single value"))),
             }
@@ -503,6 +503,7 @@ fn parse_composite(reg: &Registry, name: &str, sp: &crate::SearchParam, modifier
 
 fn parse_cond(
     reg: &Registry,
+    tx: &dyn Terminology,
     name: &str,
     kind: ParamType,
     targets: &[String],
@@ -543,11 +544,15 @@ fn parse_cond(
         ParamType::Token => {
             match modifier {
                 None | Some("not") | Some("text") | Some("of-type") => {}
-                Some(m @ ("in" | "not-in" | "above" | "below")) => return Err(not_yet(m)),
+                Some("in" | "not-in" | "above" | "below") => {}
                 Some(m) => return Err(bad_mod(m)),
             }
-            negate = modifier == Some("not");
+            negate = matches!(modifier, Some("not" | "not-in"));
             for v in vals {
+                if let Some(m @ ("in" | "not-in" | "above" | "below")) = modifier {
+                    alts.push(terminology_alt(tx, name, m, &v)?);
+                    continue;
+                }
                 if modifier == Some("text") {
                     let n = fold(&unescape(&v));
                     alts.push(Frag::default().sql("x.text_norm >= ").text(n.clone()).sql(" AND x.text_norm < ").text(prefix_upper(&n)));
@@ -712,6 +717,51 @@ fn parse_cond(
     Ok(Cond::Rows { table, negate, alts })
 }
 
+/// Codes a query may list through terminology; beyond this a statement gets too long to be sensible.
+const MAX_TERMINOLOGY_CODES: usize = 10_000;
+
+/// `:in`/`:not-in` (a value set) or `:above`/`:below` (`system|code`) as one condition on token rows.
+fn terminology_alt(tx: &dyn Terminology, name: &str, modifier: &str, v: &str) -> Result<Frag, SearchError> {
+    let pairs: Vec<(String, String)> = if matches!(modifier, "in" | "not-in") {
+        tx.value_set_codes(&unescape(v)).map_err(|m| err(name, m))?
+    } else {
+        let parts: Vec<String> = split_unescaped(v, '|').iter().map(|s| unescape(s)).collect();
+        let [system, code] = parts.as_slice() else {
+            return Err(err(name, format!(":{modifier} takes system|code, not '{v}'")));
+        };
+        if system.is_empty() || code.is_empty() {
+            return Err(err(name, format!(":{modifier} needs both a system and a code: '{v}'")));
+        }
+        let codes = tx.related_codes(system, code, modifier == "below").map_err(|m| err(name, m))?;
+        codes.into_iter().map(|c| (system.clone(), c)).collect()
+    };
+    if pairs.len() > MAX_TERMINOLOGY_CODES {
+        return Err(err(name, format!("'{v}' stands for {} codes; :{modifier} handles at most {MAX_TERMINOLOGY_CODES}", pairs.len())));
+    }
+    // One `system = s AND code IN (...)` per system keeps the statement short and index-friendly.
+    let mut by_system: Vec<(String, Vec<String>)> = Vec::new();
+    for (system, code) in pairs {
+        match by_system.iter_mut().find(|(s, _)| *s == system) {
+            Some((_, codes)) => codes.push(code),
+            None => by_system.push((system, vec![code])),
+        }
+    }
+    if by_system.is_empty() {
+        return Ok(Frag::default().sql("1=0"));
+    }
+    let groups = by_system
+        .into_iter()
+        .map(|(system, codes)| {
+            let mut f = Frag::default().sql("x.system = ").text(system).sql(" AND x.code IN (");
+            for (i, c) in codes.into_iter().enumerate() {
+                f = if i == 0 { f.text(c) } else { f.sql(", ").text(c) };
+            }
+            f.sql(")")
+        })
+        .collect();
+    Ok(Frag::join(groups, " OR "))
+}
+
 fn valid_id(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
 }
@@ -740,10 +790,10 @@ impl Query {
         }
         let mut any = Vec::new();
         for p in params {
-            any.push(parse_filter(reg, &self.resource_type, &at, p, &format!("{ctype}/{cid}"), 0)?);
+            any.push(parse_filter(reg, &NoTerminology, &self.resource_type, &at, p, &format!("{ctype}/{cid}"), 0)?);
         }
         if self.resource_type == ctype {
-            any.push(parse_filter(reg, ctype, &at, "_id", cid, 0)?);
+            any.push(parse_filter(reg, &NoTerminology, ctype, &at, "_id", cid, 0)?);
         }
         if any.is_empty() {
             return Err(err(&at, format!("{} is not in the {ctype} compartment", self.resource_type)));

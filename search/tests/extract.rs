@@ -3,6 +3,7 @@ mod common;
 
 use common::*;
 use search::{IndexRow, ParamType};
+use serde_json::json;
 use std::collections::BTreeSet;
 
 fn strings(rows: &[IndexRow], p: &str) -> BTreeSet<String> {
@@ -41,7 +42,7 @@ fn patient_example() {
     // value_exact keeps the original case.
     assert!(rows.iter().any(|r| matches!(r, IndexRow::String { param, value_exact, .. } if param == "family" && value_exact == "Chalmers")));
 
-    assert_eq!(tokens(&rows, "gender"), vec![(None, s("male"))]);
+    assert_eq!(tokens(&rows, "gender"), vec![(s("http://hl7.org/fhir/administrative-gender"), s("male"))]);
     assert_eq!(tokens(&rows, "active"), vec![(None, s("true"))]);
     assert_eq!(tokens(&rows, "_id"), vec![(None, s("example"))]);
     assert_eq!(
@@ -261,4 +262,27 @@ fn computed_and_resolved_expressions_index() {
     let patient_rows = |r: &serde_json::Value| reg.extract(r).into_iter().filter(|row| row.param() == "patient").count();
     assert_eq!(patient_rows(&on_patient), 1);
     assert_eq!(patient_rows(&on_group), 0);
+}
+
+#[test]
+fn code_elements_carry_their_bound_system() {
+    let reg = registry();
+    let rows = reg.extract(&json!({"resourceType": "Patient", "gender": "male", "address": [{"use": "home"}],
+        "contact": [{"gender": "female"}], "communication": [{"language": {"coding": [{"code": "nl"}]}}]}));
+    let token = |param: &str| -> Vec<(Option<String>, Option<String>)> {
+        rows.iter()
+            .filter_map(|r| match r {
+                IndexRow::Token { param: p, system, code, .. } if p == param => Some((system.clone(), code.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let s = |x: &str| Some(x.to_string());
+    assert_eq!(token("gender"), [(s("http://hl7.org/fhir/administrative-gender"), s("male"))]);
+    assert_eq!(token("address-use"), [(s("http://hl7.org/fhir/address-use"), s("home"))]);
+    // A Coding without a system stays without one: only `code` elements have an implied system.
+    assert_eq!(token("language"), [(None, s("nl"))]);
+    let n: usize = reg.resource_types().iter().flat_map(|t| reg.params_for(t)).filter(|p| p.implicit_system_count() > 0).count();
+    println!("{n} token parameters over code elements with a bound system");
+    assert!(n > 100, "{n}");
 }

@@ -125,11 +125,11 @@ fn strict_errors_name_the_parameter() {
             "subject:Patient.organization.partof.partof.partof.partof.name",
             "nest at most",
         ),
-        // not supported yet
-        ("Observation", &[("code:in", "http://vs")], "code:in", "not supported yet"),
-        ("Observation", &[("code:not-in", "http://vs")], "code:not-in", "not supported yet"),
-        ("Observation", &[("code:above", "http://s|c")], "code:above", "not supported yet"),
-        ("Observation", &[("code:below", "http://s|c")], "code:below", "not supported yet"),
+        // without a terminology source, or not supported yet
+        ("Observation", &[("code:in", "http://vs")], "code:in", "no terminology is available"),
+        ("Observation", &[("code:not-in", "http://vs")], "code:not-in", "no terminology is available"),
+        ("Observation", &[("code:above", "http://s|c")], "code:above", "no terminology is available"),
+        ("Observation", &[("code:below", "http://s|c")], "code:below", "no terminology is available"),
         ("Observation", &[("subject:above", "Patient/1")], "subject:above", "not supported yet"),
         ("Observation", &[("code-value-quantity", "http://loinc.org|1")], "code-value-quantity", "takes 2 joined by '$'"),
         ("Observation", &[("code-value-quantity:not", "1$5")], "code-value-quantity:not", "does not apply to a composite"),

@@ -11,5 +11,6 @@ pub mod history;
 pub mod patch;
 pub mod read;
 pub mod search;
+pub mod search_terminology;
 pub mod update;
 pub mod write;

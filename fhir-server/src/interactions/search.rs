@@ -1,6 +1,7 @@
 //! Type-level search (GET and POST `_search`), strict: what the search engine does not understand is refused.
 
 use super::bundle_text::{self, Entry};
+use super::search_terminology;
 use super::history::parse_count;
 use super::write;
 use crate::app::App;
@@ -147,10 +148,11 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     write::check_type(res_type)?;
     let reg = search::Registry::r4();
     let lenient = format::prefer_lenient(headers);
+    let tx = if search_terminology::needed(&params) { search_terminology::resolve(app, res_type, &params).await? } else { Default::default() };
     let (mut q, mut ignored) = if lenient {
-        reg.parse_query_lenient(res_type, &params)
+        reg.parse_query_lenient(&tx, res_type, &params)
     } else {
-        (reg.parse_query(res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?, Vec::new())
+        (reg.parse_query_with(&tx, res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?, Vec::new())
     };
     if let Some((ctype, cid)) = &compartment {
         if !reg.is_compartment(ctype) {

@@ -28,7 +28,12 @@ pub fn resource_types() -> Vec<String> {
 
 pub fn registry() -> &'static Registry {
     static R: OnceLock<Registry> = OnceLock::new();
-    R.get_or_init(|| Registry::from_search_parameters(&search_parameters(), &resource_types(), profiles::Package::r4_core().model()))
+    R.get_or_init(|| {
+        let pkg = profiles::Package::r4_core();
+        let mut reg = Registry::from_search_parameters(&search_parameters(), &resource_types(), pkg.model());
+        reg.add_implicit_systems(pkg);
+        reg
+    })
 }
 
 pub fn example(name: &str) -> Value {

@@ -1,0 +1,151 @@
+//! Terminology for token `:in`, `:not-in`, `:above` and `:below`: the ValueSets and CodeSystems a
+//! query names are read from the store (the R4 package's own as a fallback) before the query is
+//! parsed, because parsing is synchronous and the store is not.
+
+use crate::app::App;
+use crate::error::FhirResult;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use terminology::{InMemory, TxError};
+
+/// Definitions pulled in while resolving one need; bounds a chain of imports and systems.
+const MAX_FETCHES: usize = 32;
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Need {
+    ValueSet(String),
+    Related { system: String, code: String, below: bool },
+}
+
+/// Records what a parse asks for and answers nothing, so one dry parse lists every need.
+#[derive(Default)]
+struct Recorder(RefCell<Vec<Need>>);
+
+impl search::Terminology for Recorder {
+    fn value_set_codes(&self, reference: &str) -> Result<Vec<(String, String)>, String> {
+        self.0.borrow_mut().push(Need::ValueSet(reference.to_string()));
+        Ok(Vec::new())
+    }
+    fn related_codes(&self, system: &str, code: &str, below: bool) -> Result<Vec<String>, String> {
+        self.0.borrow_mut().push(Need::Related { system: system.into(), code: code.into(), below });
+        Ok(Vec::new())
+    }
+}
+
+/// The answers for one query, resolved ahead of the real parse.
+#[derive(Default)]
+pub struct Resolved {
+    value_sets: HashMap<String, Result<Vec<(String, String)>, String>>,
+    related: HashMap<(String, String, bool), Result<Vec<String>, String>>,
+}
+
+impl search::Terminology for Resolved {
+    fn value_set_codes(&self, reference: &str) -> Result<Vec<(String, String)>, String> {
+        self.value_sets.get(reference).cloned().unwrap_or_else(|| Err(format!("value set '{reference}' was not resolved")))
+    }
+    fn related_codes(&self, system: &str, code: &str, below: bool) -> Result<Vec<String>, String> {
+        self.related
+            .get(&(system.to_string(), code.to_string(), below))
+            .cloned()
+            .unwrap_or_else(|| Err(format!("{system}|{code} was not resolved")))
+    }
+}
+
+/// Whether any parameter carries a modifier that may need terminology (the common case skips the dry parse).
+pub fn needed(params: &[(String, String)]) -> bool {
+    params.iter().any(|(k, _)| [":in", ":not-in", ":above", ":below"].iter().any(|m| k.contains(m)))
+}
+
+/// Resolves every terminology need of a search on `rt` with `params`.
+pub async fn resolve(app: &App, rt: &str, params: &[(String, String)]) -> FhirResult<Resolved> {
+    let recorder = Recorder::default();
+    let _ = search::Registry::r4().parse_query_lenient(&recorder, rt, params);
+    let mut needs = recorder.0.into_inner();
+    let mut seen = std::collections::HashSet::new();
+    needs.retain(|n| seen.insert(n.clone()));
+    let mut out = Resolved::default();
+    for need in needs {
+        let mut defs = InMemory::new(Vec::new());
+        match need {
+            Need::ValueSet(reference) => {
+                let vs = match reference.strip_prefix("ValueSet/") {
+                    Some(id) => read_value_set(app, id).await?,
+                    None => canonical(app, "ValueSet", &reference).await?.into_iter().next(),
+                };
+                let answer = match vs {
+                    None => Err(format!("value set '{reference}' is not known to this server")),
+                    Some(vs) => with_fetching(app, &mut defs, |d| terminology::expand(&vs, d))
+                        .await?
+                        .map(|codes| codes.into_iter().map(|c| (c.system, c.code)).collect()),
+                };
+                out.value_sets.insert(reference, answer);
+            }
+            Need::Related { system, code, below } => {
+                let answer = with_fetching(app, &mut defs, |d| {
+                    if below {
+                        terminology::descendants_or_self(&system, &code, d)
+                    } else {
+                        terminology::ancestors_or_self(&system, &code, d)
+                    }
+                })
+                .await?;
+                out.related.insert((system, code, below), answer);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `op`, fetching each CodeSystem or ValueSet it reports missing and trying again.
+async fn with_fetching<T>(app: &App, defs: &mut InMemory, op: impl Fn(&InMemory) -> Result<T, TxError>) -> FhirResult<Result<T, String>> {
+    for _ in 0..MAX_FETCHES {
+        let (rt, url, version) = match op(defs) {
+            Ok(v) => return Ok(Ok(v)),
+            Err(TxError::UnknownCodeSystem { url, version }) => ("CodeSystem", url, version),
+            Err(TxError::UnknownValueSet { url, version }) => ("ValueSet", url, version),
+            Err(e) => return Ok(Err(e.to_string())),
+        };
+        let canonical_ref = match &version {
+            Some(v) => format!("{url}|{v}"),
+            None => url.clone(),
+        };
+        let found = canonical(app, rt, &canonical_ref).await?;
+        if found.is_empty() {
+            return Ok(Err(format!("{} {canonical_ref} is not known to this server", if rt == "ValueSet" { "value set" } else { "code system" })));
+        }
+        for r in found {
+            defs.add(r);
+        }
+    }
+    Ok(Err(format!("resolving needs more than {MAX_FETCHES} definitions")))
+}
+
+async fn read_value_set(app: &App, id: &str) -> FhirResult<Option<Value>> {
+    let current = app.store.read("ValueSet", id).await?;
+    Ok(current.filter(|c| !c.deleted).and_then(|c| c.content).and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+/// Every stored version of the `rt` with canonical `url[|version]`, else the R4 package's copy.
+async fn canonical(app: &App, rt: &str, reference: &str) -> FhirResult<Vec<Value>> {
+    let (url, version) = match reference.split_once('|') {
+        Some((u, v)) => (u, Some(v)),
+        None => (reference, None),
+    };
+    let mut params = vec![("url".to_string(), url.to_string())];
+    if let Some(v) = version {
+        params.push(("version".to_string(), v.to_string()));
+    }
+    let found = match search::Registry::r4().parse_query(rt, &params) {
+        Ok(q) => app.store.search_page(rt, &q.to_sql(2), &[], None, 50).await?,
+        // A URL the query syntax cannot carry cannot be stored under it either.
+        Err(_) => Vec::new(),
+    };
+    let mut out: Vec<Value> = found.into_iter().filter_map(|r| serde_json::from_str(&r.content).ok()).collect();
+    if out.is_empty() {
+        if let Some(r) = profiles::Package::r4_core().by_url(reference).filter(|r| r["resourceType"] == rt) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
