@@ -361,4 +361,56 @@ async fn token_modifiers_use_stored_terminology(f: &Fhir) {
     }
 }
 
-both_backends!(token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn text_content_and_list(f: &Fhir) {
+    let tag = unique();
+    let sys = format!("urn:ft:{tag}");
+    let div = |t: &str| json!({"status": "generated", "div": format!("<div xmlns=\"http://www.w3.org/1999/xhtml\">{t}</div>")});
+    let mut names = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    for (name, p) in [
+        ("p1", json!({"resourceType": "Patient", "text": div("Patient suffered a <b>heart</b> attack; Ångström")})),
+        ("p2", json!({"resourceType": "Patient", "text": div("Stroke survivor"), "address": [{"city": "Heartford"}]})),
+        ("p3", json!({"resourceType": "Patient", "name": [{"family": "Attack"}]})),
+    ] {
+        let mut p = p;
+        p["identifier"] = json!([{"system": sys, "value": name}]);
+        let id = f.create(&p).await["id"].as_str().unwrap().to_string();
+        names.insert(id.clone(), name);
+        ids.insert(name, id);
+    }
+    let list = f.create(&json!({"resourceType": "List", "status": "current", "mode": "working",
+        "entry": [{"item": {"reference": format!("Patient/{}", ids["p1"])}}, {"item": {"reference": format!("Patient/{}", ids["p3"])}}]})).await;
+    let list_id = list["id"].as_str().unwrap().to_string();
+    let (sys, names) = (&sys, &names);
+    let found = move |q: String| async move {
+        let b = f.get(&format!("Patient?identifier={sys}|&{q}")).await.expect(200).json();
+        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+        n.sort();
+        n.join(",")
+    };
+    for (q, expected) in [
+        ("_text=heart".to_string(), "p1"),
+        ("_text=HEART attack".into(), "p1"),
+        ("_text=%22heart attack%22".into(), "p1"),
+        ("_text=%22attack heart%22".into(), ""),
+        ("_text=stroke OR angstrom".into(), "p1,p2"),
+        ("_text=ångström".into(), "p1"),
+        ("_text=eart".into(), ""),
+        ("_text=attack".into(), "p1"),
+        ("_content=heart".into(), "p1,p2"),
+        ("_content=attack".into(), "p1,p3"),
+        ("_content=heartford stroke".into(), "p2"),
+        (format!("_list={list_id}"), "p1,p3"),
+        (format!("_list=List/{list_id}"), "p1,p3"),
+        (format!("_list={list_id}&_text=heart"), "p1"),
+        ("_list=no-such-list".into(), ""),
+    ] {
+        assert_eq!(found(q.clone()).await, expected, "{q} on {}", f.backend);
+    }
+    for (bad, at) in [("_list=$current-allergies", "_list"), ("_text=%22open", "_text"), ("_text:exact=x", "_text:exact"), ("_type=Patient", "_type"), ("_content=OR", "_content")] {
+        let r = f.get(&format!("Patient?{bad}")).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(at), "{bad}: {}", r.text);
+    }
+}
+
+both_backends!(text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -8,6 +8,7 @@
 
 /// Value conversion from FHIR JSON to index rows, shared with query-value parsing.
 pub mod extract;
+mod fulltext;
 mod implicit;
 mod narrow;
 mod query;
@@ -152,6 +153,8 @@ pub enum IndexRow {
     },
     /// idx_uri
     Uri { param: String, value: String },
+    /// idx_text: a folded word document for `_text` (narrative) or `_content` (all strings).
+    Text { param: String, value: String },
     /// One component value of a composite: `row.param` is `composite$index`, and rows of the same
     /// element instance share `grp`, so a query can ask for values of one instance together.
     Composite { grp: u32, row: Box<IndexRow> },
@@ -167,7 +170,8 @@ impl IndexRow {
             | IndexRow::Date { param, .. }
             | IndexRow::Number { param, .. }
             | IndexRow::Quantity { param, .. }
-            | IndexRow::Uri { param, .. } => param,
+            | IndexRow::Uri { param, .. }
+            | IndexRow::Text { param, .. } => param,
             IndexRow::Composite { row, .. } => row.param(),
         }
     }
@@ -181,6 +185,7 @@ impl IndexRow {
             IndexRow::Number { .. } => "idx_number",
             IndexRow::Quantity { .. } => "idx_quantity",
             IndexRow::Uri { .. } => "idx_uri",
+            IndexRow::Text { .. } => "idx_text",
             IndexRow::Composite { row, .. } => row.table(),
         }
     }
@@ -441,6 +446,14 @@ impl Registry {
                 }
             }
             dedup_tail(&mut out, start);
+        }
+        if self.param(rt, "_text").is_some() {
+            if let Some(t) = fulltext::narrative(resource) {
+                out.push(IndexRow::Text { param: "_text".into(), value: fulltext::document(&t) });
+            }
+        }
+        if self.param(rt, "_content").is_some() {
+            out.push(IndexRow::Text { param: "_content".into(), value: fulltext::document(&fulltext::content(resource)) });
         }
         out
     }

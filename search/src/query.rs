@@ -139,7 +139,7 @@ const RESULT_PARAMS: &[&str] = &[
     "_containedType", "_format", "_pretty", "_cursor",
 ];
 
-const NOT_YET_SPECIAL: &[&str] = &["_filter", "_list", "_query", "_text", "_content", "_type"];
+const NOT_YET_SPECIAL: &[&str] = &["_filter", "_query"];
 
 fn err(param: &str, message: impl Into<String>) -> SearchError {
     SearchError { param: param.to_string(), message: message.into() }
@@ -340,6 +340,19 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
     if NOT_YET_SPECIAL.contains(&code) {
         return Err(err(top, format!("{code} is not supported yet")));
     }
+    if code == "_type" {
+        return Err(err(top, "_type applies to system-level search ([base]?_type=...) only"));
+    }
+    if matches!(code, "_text" | "_content" | "_list") {
+        if name != code {
+            return Err(err(top, format!("{code} takes no modifier")));
+        }
+        if value.is_empty() {
+            return Err(err(top, "empty value"));
+        }
+        let cond = if code == "_list" { parse_list(top, rt, value)? } else { parse_text(top, value)? };
+        return Ok(Filter { param: code.to_string(), modifier: None, value: value.to_string(), cond });
+    }
     if let Some((head, rest)) = name.split_once('.') {
         return parse_chain(reg, tx, rt, top, head, rest, value, depth);
     }
@@ -434,6 +447,43 @@ fn values(name: &str, value: &str) -> Result<Vec<String>, SearchError> {
         return Err(err(name, "empty value in list"));
     }
     Ok(vs)
+}
+
+/// `_text` / `_content`: every term of one alternative must start a word of the document.
+fn parse_text(name: &str, value: &str) -> Result<Cond, SearchError> {
+    let alts = crate::fulltext::parse(value).map_err(|m| err(name, m))?;
+    let alts = alts
+        .into_iter()
+        .map(|terms| {
+            let likes = terms.into_iter().map(|t| Frag::default().sql("x.value LIKE ").text(format!("% {}%", like_escape(&t))).sql(" ESCAPE '\\'")).collect();
+            Frag::join(likes, " AND ")
+        })
+        .collect();
+    Ok(Cond::Rows { table: "idx_text", negate: false, alts })
+}
+
+/// `_list=id`: resources an existing List names in `entry.item`. Functional lists (`$current-allergies`) are not kept.
+fn parse_list(name: &str, rt: &str, value: &str) -> Result<Cond, SearchError> {
+    let mut alts = Vec::new();
+    for v in values(name, value)? {
+        let id = unescape(&v);
+        let id = id.strip_prefix("List/").unwrap_or(&id);
+        if id.starts_with('$') {
+            return Err(err(name, format!("functional list '{id}' is not supported")));
+        }
+        if !valid_id(id) {
+            return Err(err(name, format!("'{v}' is not a List id")));
+        }
+        alts.push(
+            Frag::default()
+                .sql(&format!("{ALIAS}.res_id IN (SELECT x.target_id FROM idx_reference x JOIN resource l ON l.rid = x.rid WHERE l.res_type = 'List' AND l.res_id = "))
+                .text(id)
+                .sql(" AND NOT l.deleted AND x.param = 'item' AND x.target_type = ")
+                .text(rt)
+                .sql(")"),
+        );
+    }
+    Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
 }
 
 fn parse_id(name: &str, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {

@@ -78,6 +78,7 @@ fn row_columns(row: &IndexRow) -> (&'static str, Vec<&'static str>, Vec<A>) {
             ],
         ),
         IndexRow::Uri { value, .. } => ("idx_uri", vec!["value"], vec![t(value)]),
+        IndexRow::Text { value, .. } => ("idx_text", vec!["value"], vec![t(value)]),
         IndexRow::Composite { grp, row } => {
             let (table, mut cols, mut args) = row_columns(row);
             cols.push("grp");

@@ -4,7 +4,7 @@ use super::db::{push_list, Arg, Tx};
 use super::ROWS_PER_STATEMENT;
 use search::IndexRow;
 
-const TABLES: [&str; 7] = ["idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri"];
+const TABLES: [&str; 8] = ["idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri", "idx_text"];
 
 /// Removes all index rows of some resources.
 pub async fn delete(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
@@ -74,6 +74,7 @@ fn row_args(row: &IndexRow) -> (usize, &str, Option<i64>, Vec<Arg<'_>>) {
             ],
         ),
         IndexRow::Uri { param, value } => (6, param, vec![Text(value)]),
+        IndexRow::Text { param, value } => (7, param, vec![Text(value)]),
         IndexRow::Composite { .. } => unreachable!("handled above"),
     };
     (t, param, None, args)
@@ -82,7 +83,7 @@ fn row_args(row: &IndexRow) -> (usize, &str, Option<i64>, Vec<Arg<'_>>) {
 /// Inserts the index rows of several resources: (rid, resource type, rows).
 pub async fn insert(tx: &mut Tx, resources: &[(i64, &str, &[IndexRow])]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
-    let mut by_table: [Vec<(i64, &str, &str, Option<i64>, Vec<Arg<'_>>)>; 7] = Default::default();
+    let mut by_table: [Vec<(i64, &str, &str, Option<i64>, Vec<Arg<'_>>)>; 8] = Default::default();
     for (rid, res_type, rows) in resources {
         for r in rows.iter() {
             let (t, param, grp, args) = row_args(r);
