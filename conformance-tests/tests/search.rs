@@ -413,4 +413,48 @@ async fn text_content_and_list(f: &Fhir) {
     }
 }
 
-both_backends!(text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn system_search_with_type(f: &Fhir) {
+    let tag = unique();
+    let meta = json!({"tag": [{"system": format!("urn:sys:{tag}"), "code": "x"}]});
+    let p = f.create(&json!({"resourceType": "Patient", "meta": meta})).await["id"].as_str().unwrap().to_string();
+    let o = f.create(&json!({"resourceType": "Observation", "meta": meta, "status": "final", "code": {"text": "t"}, "subject": {"reference": format!("Patient/{p}")}})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (pp, oo) = (format!("Patient/{p}"), format!("Observation/{o}"));
+    let t = format!("_tag=urn:sys:{tag}|x");
+    assert_eq!(search(f, &format!("{}?{t}", f.base)).await, set(&[("match", pp.clone()), ("match", oo.clone())]));
+    assert_eq!(search(f, &format!("{}?_type=Patient&{t}", f.base)).await, set(&[("match", pp.clone())]));
+    let b = f.get(&format!("{}?_type=Patient,Observation&{t}&_sort=-_lastUpdated", f.base)).await.expect(200).json();
+    assert_eq!(match_ids(&b), [o.clone(), p.clone()]);
+    assert_eq!(b["entry"][0]["fullUrl"].as_str().unwrap(), f.url(&oo));
+    // Pages across types keep _type in their links.
+    let first = f.get(&format!("{}?_type=Observation,Patient&{t}&_count=1", f.base)).await.expect(200).json();
+    let next = link(&first, "next").expect("a next page");
+    assert!(next.contains("_type=Observation%2CPatient"), "{next}");
+    let second = f.get(&next).await.expect(200).json();
+    let mut both = [match_ids(&first), match_ids(&second)].concat();
+    both.sort();
+    let mut want = vec![o.clone(), p.clone()];
+    want.sort();
+    assert_eq!(both, want);
+    assert_eq!(search(f, &format!("{}?_type=Observation&{t}&_include=Observation:subject", f.base)).await, set(&[("match", oo.clone()), ("include", pp.clone())]));
+    let r = f.send(reqwest::Method::POST, "_search", None, &[("content-type", "application/x-www-form-urlencoded")]).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = f
+        .http
+        .post(f.url("_search"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("_type=Observation&_tag=urn:sys:{tag}%7Cx"))
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(match_ids(&b), [o.clone()]);
+    for (bad, at) in [("name=x", "name"), ("_type=Nope", "_type"), ("_type=Patient,Observation&code=x", "code"), ("_type=Patient,Observation&_sort=code", "_sort")] {
+        let r = f.get(&format!("{}?{bad}", f.base)).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(at), "{bad}: {}", r.text);
+    }
+}
+
+both_backends!(system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -14,7 +14,7 @@ mod narrow;
 mod query;
 mod sort;
 
-pub use query::{Filter, Query, SearchError, SqlArg, SqlFilter};
+pub use query::{scoped_sql, Filter, Query, SearchError, SqlArg, SqlFilter};
 pub use sort::{KeyKind, SortKey};
 
 use serde_json::Value;

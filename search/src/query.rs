@@ -859,14 +859,36 @@ impl Query {
 
     /// One boolean SQL condition over the resource table aliased `r`, placeholders from `$first_arg`.
     pub fn to_sql(&self, first_arg: usize) -> SqlFilter {
+        self.frag().render(first_arg)
+    }
+
+    fn frag(&self) -> Frag {
         if self.filters.is_empty() {
-            return SqlFilter { sql: "1=1".into(), args: vec![] };
+            return Frag::default().sql("1=1");
         }
         let parts = self.filters.iter().map(|f| render(f, &self.resource_type, "r", 1)).collect();
-        let all = Frag::join(parts, " AND ");
+        Frag::join(parts, " AND ")
+    }
+}
+
+/// The condition for a search over one or several types (system search with `_type`): the row is
+/// of one of the queries' types and matches that type's query. Placeholders start at `$1`.
+pub fn scoped_sql(queries: &[Query]) -> SqlFilter {
+    let parts: Vec<Frag> = queries
+        .iter()
+        .map(|q| Frag::default().sql("r.res_type = ").text(q.resource_type.clone()).sql(" AND (").append(q.frag()).sql(")"))
+        .collect();
+    if parts.is_empty() {
+        return SqlFilter { sql: "1=0".into(), args: vec![] };
+    }
+    Frag::join(parts, " OR ").render(1)
+}
+
+impl Frag {
+    fn render(self, first_arg: usize) -> SqlFilter {
         let mut sql = String::new();
         let mut args = Vec::new();
-        for p in all.0 {
+        for p in self.0 {
             match p {
                 Piece::Sql(s) => sql.push_str(&s),
                 Piece::Arg(a) => {

@@ -29,15 +29,17 @@ struct IncludeSpec {
     target: Option<String>,
 }
 
-fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
+fn parse_include(types: &[String], key: &str, value: &str) -> FhirResult<IncludeSpec> {
     let reg = search::Registry::r4();
     let bad = |m: String| FhirError::bad_request(m).at(key.to_string());
     let rev = key.starts_with("_revinclude");
     let iterate = key.ends_with(":iterate");
     let mut parts = value.split(':');
     let source = parts.next().unwrap_or_default();
+    let searched = types.join(", ");
     let (source, param) = match (source, parts.next()) {
-        ("*", None) => (rt, None),
+        ("*", None) if types.len() == 1 => (types[0].as_str(), None),
+        ("*", None) => return Err(bad(format!("'*' alone needs one searched type; name the source as Type:*"))),
         (s, Some(p)) => (s, if p == "*" { None } else { Some(p) }),
         _ => return Err(bad(format!("'{value}' is not Source:parameter[:Target]"))),
     };
@@ -65,11 +67,11 @@ fn parse_include(rt: &str, key: &str, value: &str) -> FhirResult<IncludeSpec> {
     }
     // Without :iterate an include only starts from the matches, so it must fit the searched type.
     if !iterate {
-        if !rev && source != rt {
-            return Err(bad(format!("_include starts from {rt} matches; '{source}' needs _include:iterate")));
+        if !rev && !types.iter().any(|t| t == source) {
+            return Err(bad(format!("_include starts from {searched} matches; '{source}' needs _include:iterate")));
         }
-        if rev && !targets.is_empty() && !targets.iter().any(|t| t == rt) {
-            return Err(bad(format!("'{source}:{}' never points at {rt}", param.unwrap_or("*"))));
+        if rev && !targets.is_empty() && !targets.iter().any(|t| types.contains(t)) {
+            return Err(bad(format!("'{source}:{}' never points at {searched}", param.unwrap_or("*"))));
         }
     }
     Ok(IncludeSpec { rev, iterate, source: source.to_string(), param: param.map(str::to_string), target: target.map(str::to_string) })
@@ -87,14 +89,12 @@ struct ResultParams {
 
 impl ResultParams {
     /// Checks one result parameter on its own and records what it asks for.
-    fn take(&mut self, res_type: &str, k: &str, v: &str) -> FhirResult<()> {
+    fn take(&mut self, types: &[String], k: &str, v: &str) -> FhirResult<()> {
         let one = [(k.to_string(), v.to_string())];
         match k {
-            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(res_type, k, v)?),
+            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(types, k, v)?),
             "_cursor" => self.cursor = Some(v.to_string()),
-            "_sort" => {
-                self.sort = search::Registry::r4().parse_sort(res_type, v).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
-            }
+            "_sort" => self.sort = sort_keys(types, v)?,
             "_total" if matches!(v, "none" | "estimate" | "accurate") => self.total_mode = Some(v.to_string()),
             "_total" => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
             "_count" => {
@@ -108,6 +108,22 @@ impl ResultParams {
         }
         Ok(())
     }
+}
+
+/// The `_sort` keys, which must mean the same on every searched type.
+fn sort_keys(types: &[String], v: &str) -> FhirResult<Vec<search::SortKey>> {
+    let mut keys: Option<Vec<search::SortKey>> = None;
+    for t in types {
+        let k = search::Registry::r4().parse_sort(t, v).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+        match &keys {
+            Some(first) if first.iter().map(|k| k.kind).ne(k.iter().map(|k| k.kind)) => {
+                return Err(FhirError::bad_request(format!("'{v}' sorts differently on {t} than on {}", types[0])).at("_sort"))
+            }
+            Some(_) => {}
+            None => keys = Some(k),
+        }
+    }
+    Ok(keys.unwrap_or_default())
 }
 
 /// Resources the include specs reach from the matches: (type, id, content), each once and never a match.
@@ -143,47 +159,80 @@ async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, Str
 /// A compartment search's owner: `Patient/123/Observation` is `("Patient", "123")`.
 type Compartment = Option<(String, String)>;
 
-async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: &HeaderMap, compartment: Compartment) -> FhirResult<Response> {
+/// Where a search looks.
+enum Scope {
+    /// `[type]?...`, or `[compartment]/[id]/[type]?...` with an owner.
+    Type(String, Compartment),
+    /// `[base]?...`: the types `_type` names, or every type.
+    System,
+}
+
+/// The parsed queries, one per searched type, or the first refusal.
+fn parse_all(app_types: &[String], params: &[(String, String)], tx: &[search_terminology::Resolved]) -> Result<Vec<search::Query>, search::SearchError> {
+    let reg = search::Registry::r4();
+    app_types.iter().zip(tx).map(|(t, tx)| reg.parse_query_with(tx, t, params)).collect()
+}
+
+async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
     let render = format::negotiate(headers, &params)?;
-    write::check_type(res_type)?;
     let reg = search::Registry::r4();
     let lenient = format::prefer_lenient(headers);
-    let tx = if search_terminology::needed(&params) { search_terminology::resolve(app, res_type, &params).await? } else { Default::default() };
-    let (mut q, mut ignored) = if lenient {
-        reg.parse_query_lenient(&tx, res_type, &params)
-    } else {
-        (reg.parse_query_with(&tx, res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?, Vec::new())
+    let (types, mut params, type_params) = match &scope {
+        Scope::Type(res_type, _) => {
+            write::check_type(res_type)?;
+            (vec![res_type.clone()], params, Vec::new())
+        }
+        Scope::System => system_types(params)?,
     };
-    if let Some((ctype, cid)) = &compartment {
+    let mut tx = Vec::with_capacity(types.len());
+    for t in &types {
+        tx.push(if search_terminology::needed(&params) { search_terminology::resolve(app, t, &params).await? } else { Default::default() });
+    }
+    // A parameter refused on any searched type is refused for the search; lenient mode drops it
+    // everywhere and says so, so every type answers the same query.
+    let mut ignored: Vec<search::SearchError> = Vec::new();
+    let mut queries = loop {
+        match parse_all(&types, &params, &tx) {
+            Ok(q) => break q,
+            Err(e) if lenient && !ignored.iter().any(|i| i.param == e.param) => {
+                params.retain(|(k, _)| *k != e.param);
+                ignored.push(e);
+            }
+            Err(e) if matches!(scope, Scope::System) && type_params.is_empty() => {
+                return Err(FhirError::bad_request(format!("{} (a search of every type takes only parameters every type has; name the types with _type)", e.message)).at(e.param))
+            }
+            Err(e) => return Err(FhirError::bad_request(e.message).at(e.param)),
+        }
+    };
+    if let Scope::Type(res_type, Some((ctype, cid))) = &scope {
         if !reg.is_compartment(ctype) {
             return Err(FhirError::not_found(format!("{ctype} is not a compartment type (Patient, Encounter, RelatedPerson, Practitioner, Device)")));
         }
         let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
-        q.restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+        queries[0].restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
     }
     // Result parameters are taken one by one, so lenient mode can drop just the bad ones.
     let mut result = ResultParams::default();
     let mut control = Vec::new();
-    for (k, v) in std::mem::take(&mut q.control) {
-        match result.take(res_type, &k, &v) {
+    for (k, v) in queries.first().map(|q| q.control.clone()).unwrap_or_default() {
+        match result.take(&types, &k, &v) {
             Ok(()) => control.push((k, v)),
             Err(e) if lenient => ignored.push(search::SearchError { param: k, message: e.issues[0].diagnostics.clone() }),
             Err(e) => return Err(e),
         }
     }
-    q.control = control;
     // Links echo exactly what was applied.
-    let params: Vec<(String, String)> = params.into_iter().filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
+    let params: Vec<(String, String)> = type_params.into_iter().chain(params).filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
     let ResultParams { cursor, sort, total_mode, specs } = result;
     let cursor = match cursor {
         Some(c) => Some(Cursor::decode(&c, &sort).ok_or_else(|| FhirError::bad_request("_cursor is malformed or belongs to another _sort").at("_cursor"))?),
         None => None,
     };
-    let count = parse_count(&q.control)?;
-    let sub = subset::from_params(&q.control)?;
-    let filter = q.to_sql(2);
+    let count = parse_count(&control)?;
+    let sub = subset::from_params(&control)?;
+    let filter = search::scoped_sql(&queries);
     let only_count = sub == Some(subset::Subset::Count);
-    let mut rows = if only_count { Vec::new() } else { app.store.search_page(res_type, &filter, &sort, cursor.as_ref(), count + 1).await? };
+    let mut rows = if only_count { Vec::new() } else { app.store.search_page(&filter, &sort, cursor.as_ref(), count + 1).await? };
     let forward = cursor.as_ref().map_or(true, |c| c.forward);
     // The extra row tells whether the page's far side has more: after it going forward, before it going back.
     let more = rows.len() as i64 > count;
@@ -195,16 +244,16 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         }
     }
     let total = if only_count || matches!(total_mode.as_deref(), Some("accurate" | "estimate")) {
-        Some(app.store.search_count(res_type, &filter).await?)
+        Some(app.store.search_count(&filter).await?)
     } else if cursor.is_none() && !more {
         Some(rows.len() as i64)
     } else {
         None
     };
-    let path = format!("{}/{res_type}", app.base);
-    let search_path = match &compartment {
-        Some((ctype, cid)) => format!("{}/{ctype}/{cid}/{res_type}", app.base),
-        None => path.clone(),
+    let search_path = match &scope {
+        Scope::Type(res_type, Some((ctype, cid))) => format!("{}/{ctype}/{cid}/{res_type}", app.base),
+        Scope::Type(res_type, None) => format!("{}/{res_type}", app.base),
+        Scope::System => app.base.clone(),
     };
     let link = |rel: &str, c: Option<Cursor>| bundle_text::link(rel, &bundle_text::page_url(&search_path, &params, c.map(|c| c.encode()).as_deref()));
     let mut links = vec![link("self", cursor.clone())];
@@ -227,12 +276,12 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
         head["total"] = json!(t);
     }
     head["link"] = Value::Array(links);
-    let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, res_type.to_string(), r.id.clone())).collect();
+    let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, r.res_type.clone(), r.id.clone())).collect();
     let included = if specs.is_empty() { Vec::new() } else { includes(app, &specs, &typed).await? };
     let mut entries = Vec::with_capacity(rows.len() + included.len());
-    for PageRow { id, content, .. } in rows {
+    for PageRow { res_type, id, content, .. } in rows {
         let resource = subsetted(content, &sub)?;
-        entries.push(Entry { fields: json!({"fullUrl": format!("{path}/{id}"), "search": {"mode": "match"}}), resource: Some(resource) });
+        entries.push(Entry { fields: json!({"fullUrl": format!("{}/{res_type}/{id}", app.base), "search": {"mode": "match"}}), resource: Some(resource) });
     }
     if !ignored.is_empty() {
         let issues: Vec<Value> = ignored
@@ -249,6 +298,29 @@ async fn run(app: &App, res_type: &str, params: Vec<(String, String)>, headers: 
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
 }
 
+/// `_type` of a system search (every type when absent), and the other parameters.
+/// Returns the types, the other parameters, and the `_type` parameters as given (for links).
+#[allow(clippy::type_complexity)]
+fn system_types(params: Vec<(String, String)>) -> FhirResult<(Vec<String>, Vec<(String, String)>, Vec<(String, String)>)> {
+    let reg = search::Registry::r4();
+    let (named, rest): (Vec<_>, Vec<_>) = params.into_iter().partition(|(k, _)| k == "_type");
+    let mut types: Vec<String> = Vec::new();
+    for (_, v) in &named {
+        for t in v.split(',') {
+            if !reg.resource_types().iter().any(|x| x == t) {
+                return Err(FhirError::bad_request(format!("'{t}' is not a resource type")).at("_type"));
+            }
+            if !types.iter().any(|x| x == t) {
+                types.push(t.to_string());
+            }
+        }
+    }
+    if types.is_empty() {
+        types = reg.resource_types().to_vec();
+    }
+    Ok((types, rest, named))
+}
+
 /// The stored JSON text, reduced when `_summary`/`_elements` ask for it.
 fn subsetted(text: String, sub: &Option<subset::Subset>) -> FhirResult<String> {
     match sub {
@@ -263,18 +335,39 @@ fn subsetted(text: String, sub: &Option<subset::Subset>) -> FhirResult<String> {
 
 /// `GET [type]?params`.
 pub async fn get(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
-    rest::respond(run(&app, &res_type, rest::query_pairs(&q), &headers, None).await)
+    rest::respond(run(&app, Scope::Type(res_type, None), rest::query_pairs(&q), &headers).await)
+}
+
+/// `GET [base]?params`: system-level search over the `_type` types, or all.
+pub async fn system_get(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    rest::respond(run(&app, Scope::System, rest::query_pairs(&q), &headers).await)
+}
+
+/// `POST [base]/_search` with form-encoded parameters.
+pub async fn system_post(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    rest::respond(match form_params(&q, &headers, &body) {
+        Ok(params) => run(&app, Scope::System, params, &headers).await,
+        Err(e) => Err(e),
+    })
 }
 
 /// `POST [type]/_search` with form-encoded parameters (URL parameters are merged in).
 pub async fn post(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+    rest::respond(match form_params(&q, &headers, &body) {
+        Ok(params) => run(&app, Scope::Type(res_type, None), params, &headers).await,
+        Err(e) => Err(e),
+    })
+}
+
+/// URL parameters followed by the form-encoded body's.
+fn form_params(q: &Option<String>, headers: &HeaderMap, body: &Bytes) -> FhirResult<Vec<(String, String)>> {
     let ct = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !body.is_empty() && !ct.starts_with("application/x-www-form-urlencoded") {
-        return rest::respond(Err(FhirError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported", "POST _search takes application/x-www-form-urlencoded parameters")));
+        return Err(FhirError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "not-supported", "POST _search takes application/x-www-form-urlencoded parameters"));
     }
-    let mut params = rest::query_pairs(&q);
-    params.extend(form_urlencoded::parse(&body).into_owned());
-    rest::respond(run(&app, &res_type, params, &headers, None).await)
+    let mut params = rest::query_pairs(q);
+    params.extend(form_urlencoded::parse(body).into_owned());
+    Ok(params)
 }
 
 /// `GET [compartment]/[id]/[type]?params`: a search within a compartment (R4 CompartmentDefinitions).
@@ -284,5 +377,5 @@ pub async fn compartment(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    rest::respond(run(&app, &res_type, rest::query_pairs(&q), &headers, Some((ctype, cid))).await)
+    rest::respond(run(&app, Scope::Type(res_type, Some((ctype, cid))), rest::query_pairs(&q), &headers).await)
 }

@@ -137,7 +137,7 @@ async fn canonical(app: &App, rt: &str, reference: &str) -> FhirResult<Vec<Value
         params.push(("version".to_string(), v.to_string()));
     }
     let found = match search::Registry::r4().parse_query(rt, &params) {
-        Ok(q) => app.store.search_page(rt, &q.to_sql(2), &[], None, 50).await?,
+        Ok(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), &[], None, 50).await?,
         // A URL the query syntax cannot carry cannot be stored under it either.
         Err(_) => Vec::new(),
     };

@@ -116,7 +116,8 @@ async fn fallback() -> Response {
 pub fn router(state: State, base_path: &str) -> Router {
     use interactions::*;
     let api = Router::new()
-        .route("/", post(bundle::handle))
+        .route("/", post(bundle::handle).get(search::system_get))
+        .route("/_search", post(search::system_post))
         .route("/metadata", get(capabilities::handle))
         .route("/_history", get(history::system))
         .route("/{res_type}", post(create::handle).get(search::get).put(update::conditional).delete(delete::conditional).patch(patch::conditional))

@@ -215,7 +215,9 @@ impl Store {
     /// Ids of current, non-deleted resources of a type matching a search filter, in rid order.
     pub async fn search_ids_in(&self, tx: &mut Tx, res_type: &str, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
         let (sql, args) = search_sql(filter, "r.res_id", limit);
-        let bound = bind_args(&args, &filter.args, res_type);
+        let mut bound = vec![Arg::Text(res_type)];
+        bound.extend(filter_args(&filter.args));
+        bound.extend(args.iter().map(|i| Arg::Int(*i)));
         let rows: Vec<(String,)> = tx.fetch(&sql, &bound).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
@@ -269,11 +271,10 @@ impl Store {
         self.pool.fetch(&sql, &args).await
     }
 
-    /// Counts matches of a search.
-    pub async fn search_count(&self, res_type: &str, filter: &search::SqlFilter) -> Result<i64, sqlx::Error> {
-        let sql = format!("SELECT COUNT(*) FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql);
-        let bound = bind_args(&[], &filter.args, res_type);
-        let (n,): (i64,) = self.pool.fetch_opt(&sql, &bound).await?.unwrap_or((0,));
+    /// Counts matches of a search (`filter` includes the type condition, binds from `$1`).
+    pub async fn search_count(&self, filter: &search::SqlFilter) -> Result<i64, sqlx::Error> {
+        let sql = format!("SELECT COUNT(*) FROM resource r WHERE NOT r.deleted AND ({})", filter.sql);
+        let (n,): (i64,) = self.pool.fetch_opt(&sql, &filter_args(&filter.args)).await?.unwrap_or((0,));
         Ok(n)
     }
 
@@ -340,16 +341,13 @@ fn reference_rows_of<'a>(src_type: &'a str, param: Option<&'a str>) -> (Vec<Arg<
     (args, conds)
 }
 
-fn bind_args<'a>(extra: &'a [i64], filter_args: &'a [search::SqlArg], res_type: &'a str) -> Vec<Arg<'a>> {
-    let mut v = Vec::with_capacity(filter_args.len() + extra.len() + 1);
-    v.push(Arg::Text(res_type));
-    for a in filter_args {
-        v.push(match a {
+fn filter_args(args: &[search::SqlArg]) -> Vec<Arg<'_>> {
+    args.iter()
+        .map(|a| match a {
             search::SqlArg::Text(s) => Arg::Text(s),
             search::SqlArg::Int(i) => Arg::Int(*i),
             search::SqlArg::Float(f) => Arg::Float(*f),
-        });
-    }
-    v.extend(extra.iter().map(|i| Arg::Int(*i)));
-    v
+        })
+        .collect()
 }
+

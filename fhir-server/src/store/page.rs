@@ -66,6 +66,7 @@ impl Cursor {
 #[derive(Debug)]
 pub struct PageRow {
     pub rid: i64,
+    pub res_type: String,
     pub id: String,
     pub content: String,
     pub keys: Vec<KeyValue>,
@@ -83,7 +84,7 @@ macro_rules! page_row_from {
         impl<'r> sqlx::FromRow<'r, $row> for PageRow {
             fn from_row(row: &'r $row) -> Result<Self, sqlx::Error> {
                 let mut keys = Vec::new();
-                for i in 3..row.columns().len() {
+                for i in 4..row.columns().len() {
                     // The kinds are known from the sort keys, but each driver reports the column's
                     // own type, so trying them in turn is exact.
                     keys.push(if let Ok(s) = row.try_get::<String, _>(i) {
@@ -94,7 +95,7 @@ macro_rules! page_row_from {
                         KeyValue::Float(row.try_get::<f64, _>(i)?)
                     });
                 }
-                Ok(PageRow { rid: row.try_get(0)?, id: row.try_get(1)?, content: row.try_get(2)?, keys })
+                Ok(PageRow { rid: row.try_get(0)?, res_type: row.try_get(1)?, id: row.try_get(2)?, content: row.try_get(3)?, keys })
             }
         }
     };
@@ -103,24 +104,23 @@ page_row_from!(sqlx::postgres::PgRow);
 page_row_from!(sqlx::sqlite::SqliteRow);
 
 impl Store {
-    /// Up to `limit` matches of a type-level search from `cursor` on (or the start), in page order
+    /// Up to `limit` matches of a search (`filter` includes the type condition, binds from `$1`) from `cursor` on (or the start), in page order
     /// (a backward page is returned in page order too, not reversed).
     pub async fn search_page(
         &self,
-        res_type: &str,
         filter: &search::SqlFilter,
         sort: &[SortKey],
         cursor: Option<&Cursor>,
         limit: i64,
     ) -> Result<Vec<PageRow>, sqlx::Error> {
-        let mut args = super::bind_args(&[], &filter.args, res_type);
+        let mut args = super::filter_args(&filter.args);
         let forward = cursor.map_or(true, |c| c.forward);
         let key_cols: Vec<String> = (0..sort.len()).map(|i| format!("k{i}")).collect();
         let mut inner = String::from("SELECT r.rid");
         for (k, col) in sort.iter().zip(&key_cols) {
             inner.push_str(&format!(", {} AS {col}", k.sql("r")));
         }
-        inner.push_str(&format!(" FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({})", filter.sql));
+        inner.push_str(&format!(" FROM resource r WHERE NOT r.deleted AND ({})", filter.sql));
         let mut after = String::from("1=1");
         if let Some(c) = cursor {
             after = boundary(sort, &key_cols, c, &mut args);
@@ -134,7 +134,7 @@ impl Store {
             .collect();
         args.push(Arg::Int(limit));
         let sql = format!(
-            "SELECT t.rid, t.res_id, {content}{keys} FROM (SELECT s.* FROM ({inner}) s WHERE {after} ORDER BY {order} LIMIT ${n}) s \
+            "SELECT t.rid, t.res_type, t.res_id, {content}{keys} FROM (SELECT s.* FROM ({inner}) s WHERE {after} ORDER BY {order} LIMIT ${n}) s \
              JOIN resource t ON t.rid = s.rid ORDER BY {order}",
             content = self.backend().json_col("t."),
             keys = key_cols.iter().map(|c| format!(", s.{c}")).collect::<String>(),
