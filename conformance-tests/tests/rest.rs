@@ -454,8 +454,15 @@ async fn capability_statement(f: &Fhir) {
     let patch_formats = cs["patchFormat"].as_array().unwrap();
     assert!(patch_formats.contains(&json!("application/fhir+json")) && patch_formats.contains(&json!("application/json-patch+json")));
     let sys: Vec<&str> = rest["interaction"].as_array().unwrap().iter().map(|i| i["code"].as_str().unwrap()).collect();
-    assert!(sys.contains(&"transaction") && sys.contains(&"batch") && sys.contains(&"history-system"));
+    assert!(sys.contains(&"transaction") && sys.contains(&"batch") && sys.contains(&"history-system") && sys.contains(&"search-system"));
     assert!(rest["resource"].as_array().unwrap().len() >= 145);
+    let common: Vec<&str> = rest["searchParam"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert!(["_type", "_list", "_text", "_content", "_sort"].iter().all(|c| common.contains(c)), "{common:?}");
+    let obs = rest["resource"].as_array().unwrap().iter().find(|r| r["type"] == "Observation").expect("Observation");
+    let cvq = obs["searchParam"].as_array().unwrap().iter().find(|p| p["name"] == "code-value-quantity").expect("composites are listed");
+    assert_eq!(cvq["type"], "composite");
+    let code = obs["searchParam"].as_array().unwrap().iter().find(|p| p["name"] == "code").unwrap();
+    assert!(code["documentation"].as_str().unwrap().contains(":in"), "{code}");
 }
 
 async fn health_probes(f: &Fhir) {

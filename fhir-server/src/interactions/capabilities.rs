@@ -16,7 +16,7 @@ fn resource_entry(res_type: &str) -> Value {
     let reg = search::Registry::r4();
     let params: Vec<Value> = reg
         .params_for(res_type)
-        .filter(|p| p.is_evaluable())
+        .filter(|p| p.is_evaluable() || matches!(p.code.as_str(), "_text" | "_content"))
         .map(|p| {
             json!({"name": p.code, "definition": p.url, "type": format!("{:?}", p.kind).to_lowercase(), "documentation": modifiers(p.kind)})
         })
@@ -54,11 +54,12 @@ fn modifiers(kind: search::ParamType) -> &'static str {
     use search::ParamType::*;
     match kind {
         String => "modifiers :missing :exact :contains",
-        Token => "modifiers :missing :not :text :of-type",
+        Token => "modifiers :missing :not :text :of-type :in :not-in :above :below (against stored ValueSets and CodeSystems)",
         Reference => "modifiers :missing :identifier :[type]; chaining (any depth) and _has",
         Uri => "modifiers :missing :below :above",
         Date | Number | Quantity => "modifier :missing; prefixes eq ne gt lt ge le sa eb ap",
-        Composite | Special => "",
+        Composite => "components joined by $, each with its own type's prefixes; modifier :missing",
+        Special => "",
     }
 }
 
@@ -77,7 +78,15 @@ fn statement(base: &str) -> Value {
         "rest": [{
             "mode": "server",
             "resource": resources,
-            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}]
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}, {"code": "search-system"}],
+            // Beyond each type's own: what every search (and system search) also takes.
+            "searchParam": [
+                {"name": "_type", "type": "token", "documentation": "system search: the types to search"},
+                {"name": "_list", "type": "token", "documentation": "resources a stored List names in entry.item"},
+                {"name": "_text", "type": "string", "documentation": "narrative words: terms ANDed, \"phrases\", OR"},
+                {"name": "_content", "type": "string", "documentation": "every string in the resource: terms ANDed, \"phrases\", OR"},
+                {"name": "_sort", "type": "special", "documentation": "several parameters, - for descending; missing values last"}
+            ]
         }]
     })
 }
