@@ -457,4 +457,40 @@ async fn system_search_with_type(f: &Fhir) {
     }
 }
 
-both_backends!(system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn ucum_quantities_compare_in_base_units(f: &Fhir) {
+    let p = f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string();
+    let mut names = std::collections::HashMap::new();
+    for (name, value, system, code) in [
+        ("ug", 5400.0, "http://unitsofmeasure.org", "ug"),
+        ("g", 0.0054, "http://unitsofmeasure.org", "g"),
+        ("mg", 5.4, "http://unitsofmeasure.org", "mg"),
+        ("kg", 5.4, "http://unitsofmeasure.org", "kg"),
+        ("other", 5.4, "urn:other", "mg"),
+        ("cel", 37.0, "http://unitsofmeasure.org", "Cel"),
+    ] {
+        let o = json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient/{p}")},
+            "valueQuantity": {"value": value, "system": system, "code": code, "unit": code}});
+        names.insert(f.create(&o).await["id"].as_str().unwrap().to_string(), name);
+    }
+    let (p, names) = (&p, &names);
+    let found = move |q: &'static str| async move {
+        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
+        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+        n.sort();
+        n.join(",")
+    };
+    for (q, expected) in [
+        ("value-quantity=5.4|http://unitsofmeasure.org|mg", "g,mg,ug"),
+        ("value-quantity=gt5|http://unitsofmeasure.org|mg", "g,kg,mg,ug"),
+        ("value-quantity=lt1|http://unitsofmeasure.org|g", "g,mg,ug"),
+        ("value-quantity=5400|http://unitsofmeasure.org|ug", "g,mg,ug"),
+        ("value-quantity=5.4||mg", "mg,other"),
+        ("value-quantity=5.4|urn:other|mg", "other"),
+        ("value-quantity=37|http://unitsofmeasure.org|Cel", "cel"),
+        ("value-quantity=5.4|http://unitsofmeasure.org|m", ""),
+    ] {
+        assert_eq!(found(q).await, expected, "{q} on {}", f.backend);
+    }
+}
+
+both_backends!(ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

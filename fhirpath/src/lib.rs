@@ -43,6 +43,16 @@ pub use item::{Item, Node, Str};
 pub use quantity::Quantity;
 pub use rust_decimal::Decimal;
 
+/// A UCUM unit reduced to base units: the factor to multiply a value by, and a key naming the
+/// dimension (equal keys are commensurable). None for units outside the supported subset and for
+/// special units such as `Cel`, which are not ratios.
+pub fn ucum_canonical(unit: &str) -> Option<(f64, String)> {
+    let c = ucum::canonical(unit)?;
+    let factor = decimal::to_f64(c.factor)?;
+    let key = c.dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(".");
+    Some((factor, key))
+}
+
 use eval::{one, Coll, Ctx, Frame};
 use model::Glue;
 

@@ -329,6 +329,7 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
             } else {
                 (str_of(o, "system").map(str::to_string), str_of(o, "code").map(str::to_string))
             };
+            let canon = ucum_canonical(system.as_deref(), code.as_deref());
             out.push(IndexRow::Quantity {
                 param: p(),
                 value,
@@ -337,11 +338,22 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
                 system,
                 code,
                 unit: str_of(o, "unit").map(str::to_string),
-                canon_value: None,
-                canon_code: None,
+                canon_value: canon.as_ref().map(|(f, _)| value * f),
+                canon_code: canon.map(|(_, k)| k),
             });
         }
         ParamType::Composite | ParamType::Special => {}
+    }
+}
+
+/// The UCUM system URI.
+pub const UCUM: &str = "http://unitsofmeasure.org";
+
+/// For a UCUM code: the factor to base units and the dimension key (see `fhirpath::ucum_canonical`).
+pub fn ucum_canonical(system: Option<&str>, code: Option<&str>) -> Option<(f64, String)> {
+    match (system, code) {
+        (Some(UCUM), Some(c)) => fhirpath::ucum_canonical(c),
+        _ => None,
     }
 }
 

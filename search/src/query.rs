@@ -266,19 +266,25 @@ fn date_cond(lo: &str, hi: &str, p: Prefix, ql: i64, qh: i64) -> Frag {
 
 /// Number comparison of a stored value (with its precision range) against a search value (search.html "Number").
 fn number_cond(p: Prefix, v: f64, ql: f64, qh: f64) -> Frag {
+    number_cond_on(["x.value", "x.low", "x.high"], p, v, ql, qh)
+}
+
+/// [`number_cond`] over named columns: the value, and the low and high ends of its precision range.
+fn number_cond_on([val, low, high]: [&str; 3], p: Prefix, v: f64, ql: f64, qh: f64) -> Frag {
     let f = Frag::default();
+    let c = |s: &str, op: &str| format!("{s} {op} ");
     match p {
-        Prefix::Eq => f.sql("x.value >= ").float(ql).sql(" AND x.value < ").float(qh),
-        Prefix::Ne => f.sql("NOT (x.value >= ").float(ql).sql(" AND x.value < ").float(qh).sql(")"),
-        Prefix::Gt => f.sql("x.value > ").float(v),
-        Prefix::Lt => f.sql("x.value < ").float(v),
-        Prefix::Ge => f.sql("x.value >= ").float(v),
-        Prefix::Le => f.sql("x.value <= ").float(v),
-        Prefix::Sa => f.sql("x.low > ").float(qh),
-        Prefix::Eb => f.sql("x.high < ").float(ql),
+        Prefix::Eq => f.sql(&c(val, ">=")).float(ql).sql(&format!(" AND {val} < ")).float(qh),
+        Prefix::Ne => f.sql(&format!("NOT ({val} >= ")).float(ql).sql(&format!(" AND {val} < ")).float(qh).sql(")"),
+        Prefix::Gt => f.sql(&c(val, ">")).float(v),
+        Prefix::Lt => f.sql(&c(val, "<")).float(v),
+        Prefix::Ge => f.sql(&c(val, ">=")).float(v),
+        Prefix::Le => f.sql(&c(val, "<=")).float(v),
+        Prefix::Sa => f.sql(&c(low, ">")).float(qh),
+        Prefix::Eb => f.sql(&c(high, "<")).float(ql),
         Prefix::Ap => {
             let d = v.abs() / 10.0;
-            f.sql("x.value >= ").float(ql.min(v - d)).sql(" AND x.value <= ").float(qh.max(v + d))
+            f.sql(&c(val, ">=")).float(ql.min(v - d)).sql(&format!(" AND {val} <= ")).float(qh.max(v + d))
         }
     }
 }
@@ -752,6 +758,27 @@ fn parse_cond(
                 let mut f = number_cond(p, val, ql, qh);
                 if !sys.is_empty() && code.is_empty() {
                     return Err(err(name, "a quantity system needs a code"));
+                }
+                if let Some((factor, key)) = crate::extract::ucum_canonical(Some(&sys), Some(&code)) {
+                    // UCUM: compare in base units, so 5.4 mg finds 5400 ug; a stored UCUM value whose
+                    // unit has no canonical form can still match by its own code.
+                    // The stored canonical value has no precision range, so sa/eb compare the value itself.
+                    let canon = number_cond_on(["x.canon_value"; 3], p, val * factor, ql * factor, qh * factor);
+                    alts.push(
+                        Frag::default()
+                            .sql("(x.canon_code = ")
+                            .text(key)
+                            .sql(" AND ")
+                            .append(canon)
+                            .sql(") OR (x.canon_code IS NULL AND x.system = ")
+                            .text(sys)
+                            .sql(" AND x.code = ")
+                            .text(code)
+                            .sql(" AND ")
+                            .append(f)
+                            .sql(")"),
+                    );
+                    continue;
                 }
                 if !sys.is_empty() {
                     f = f.sql(" AND x.system = ").text(sys).sql(" AND x.code = ").text(code);
