@@ -96,8 +96,9 @@ fn observation_example() {
             system: s("http://unitsofmeasure.org"),
             code: s("[lb_av]"),
             unit: s("lbs"),
-            canon_value: None,
-            canon_code: None,
+            // UCUM: [lb_av] = 453.59237 g, so 185 lb is 83,914.58845 g (mass: the third dimension).
+            canon_value: Some(185.0 * 453.59237),
+            canon_code: s("0.0.1.0.0.0.0.0.0"),
         }]
     );
     let subj: Vec<_> = rows.iter().filter(|r| r.param() == "subject" || r.param() == "patient").collect();
