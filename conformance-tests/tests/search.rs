@@ -493,4 +493,43 @@ async fn ucum_quantities_compare_in_base_units(f: &Fhir) {
     }
 }
 
-both_backends!(ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn near_finds_locations_within_a_distance(f: &Fhir) {
+    let tag = unique();
+    let sys = format!("urn:near:{tag}");
+    // A at Ann Arbor; B 0.0899° north (10.0 km: 111.195 km per degree); C 1° east (82.3 km at this latitude); D has no position.
+    let mut names = std::collections::HashMap::new();
+    for (name, pos) in [("a", Some((42.2565, -83.6948))), ("b", Some((42.3464, -83.6948))), ("c", Some((42.2565, -82.6948))), ("d", None)] {
+        let mut l = json!({"resourceType": "Location", "identifier": [{"system": sys, "value": name}]});
+        if let Some((lat, long)) = pos {
+            l["position"] = json!({"latitude": lat, "longitude": long});
+        }
+        names.insert(f.create(&l).await["id"].as_str().unwrap().to_string(), name);
+    }
+    let (sys, names) = (&sys, &names);
+    let found = move |q: &'static str| async move {
+        let b = f.get(&format!("Location?identifier={sys}|&{q}")).await.expect(200).json();
+        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+        n.sort();
+        n.join(",")
+    };
+    for (q, expected) in [
+        ("near=42.2565|-83.6948|5|km", "a"),
+        ("near=42.2565|-83.6948|11|km", "a,b"),
+        ("near=42.2565|-83.6948|9.9|km", "a"),
+        ("near=42.2565|-83.6948|85", "a,b,c"),
+        ("near=42.2565|-83.6948|80|km", "a,b"),
+        ("near=42.2565|-83.6948|7|[mi_i]", "a,b"),
+        ("near=42.2565|-83.6948|9000|m", "a"),
+        ("near=42.2565|-83.6948", "a,b"),
+        ("near:missing=true", "d"),
+    ] {
+        assert_eq!(found(q).await, expected, "{q} on {}", f.backend);
+    }
+    for bad in ["near=91|0|1|km", "near=42|-83|1|furlong", "near=42", "near=42|-83|-1", "near:exact=1|2", "near=1|2,3|4"] {
+        let (k, _) = bad.split_once('=').unwrap();
+        let r = f.get(&format!("Location?{bad}")).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some(k), "{bad}: {}", r.text);
+    }
+}
+
+both_backends!(near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -11,6 +11,7 @@ pub mod extract;
 mod fulltext;
 mod implicit;
 mod narrow;
+mod near;
 mod query;
 mod sort;
 
@@ -299,7 +300,7 @@ impl Registry {
                 let (compiled_for, unsupported) = match (&expression, &refused) {
                     (_, Some(why)) => (None, Some(why.clone())),
                     (None, None) => (None, Some("no expression".to_string())),
-                    _ if kind == ParamType::Special => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
+                    _ if kind == ParamType::Special && code != "near" => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
                     (Some(e), None) => {
                         let branches = narrow::for_type(e, &base, is_type);
                         match branches.iter().map(|b| reg.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
@@ -433,6 +434,8 @@ impl Registry {
                     let first = out.len();
                     if sp.kind == ParamType::Composite {
                         grp += self.composite_rows(sp, item, resource, &env, grp, &mut out) as u32;
+                    } else if sp.kind == ParamType::Special {
+                        grp += near::position_rows(&sp.code, item, grp, &mut out) as u32;
                     } else {
                         self.rows_for_item(&sp.code, sp.kind, item, &mut out);
                     }

@@ -126,6 +126,8 @@ enum Cond {
     Chain { targets: Vec<(String, Box<Filter>)> },
     /// `_has:Type:ref:param=v`: some resource of `source` whose `reference` points here matches the inner filter.
     Has { source: String, reference: String, inner: Box<Filter> },
+    /// `near`: a position (latitude row `$0`, longitude row `$1` of one group) within the distance.
+    Near(crate::near::Near),
     /// Any of the filters holds (compartment membership through one of several parameters).
     Any(Vec<Filter>),
 }
@@ -379,6 +381,16 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
         }
         if sp.kind == ParamType::Composite {
             parse_composite(reg, tx, top, sp, modifier, value)?
+        } else if sp.kind == ParamType::Special {
+            match modifier {
+                Some("missing") => match value.as_str_bool() {
+                    Some(missing) => Cond::Missing { table: "idx_number", missing, stored_param: Some(format!("{code}$0")) },
+                    None => return Err(err(top, ":missing takes true or false")),
+                },
+                Some(m) => return Err(err(top, format!("modifier ':{m}' does not apply to {code}"))),
+                None if value.contains(',') => return Err(err(top, format!("{code} takes one position"))),
+                None => Cond::Near(crate::near::parse(top, value)?),
+            }
         } else {
             parse_cond(reg, tx, top, sp.kind, &sp.targets, modifier, value)?
         }
@@ -989,6 +1001,38 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                 })
                 .collect();
             Frag::default().sql(&format!("{alias}.rid IN (")).append(sub("idx_reference")).sql(" AND (").append(Frag::join(alts, " OR ")).sql("))")
+        }
+        Cond::Near(near) => {
+            let b = near.bounds();
+            let mut q = Frag::default()
+                .sql(&format!("{alias}.rid IN (SELECT a.rid FROM idx_number a JOIN idx_number b ON b.rid = a.rid AND b.grp = a.grp AND b.param = "))
+                .text(format!("{}$1", f.param))
+                .sql(" WHERE a.res_type = ")
+                .text(rt)
+                .sql(" AND a.param = ")
+                .text(format!("{}$0", f.param))
+                .sql(" AND a.value BETWEEN ")
+                .float(b.lat_range.0)
+                .sql(" AND ")
+                .float(b.lat_range.1);
+            if let Some((lo, hi)) = b.long_range {
+                q = q.sql(" AND b.value BETWEEN ").float(lo).sql(" AND ").float(hi);
+            }
+            q.sql(" AND (a.value - ")
+                .float(near.lat)
+                .sql(") * (a.value - ")
+                .float(near.lat)
+                .sql(") * ")
+                .float(b.ky2)
+                .sql(" + (b.value - ")
+                .float(near.long)
+                .sql(") * (b.value - ")
+                .float(near.long)
+                .sql(") * ")
+                .float(b.kx2)
+                .sql(" <= ")
+                .float(b.d2)
+                .sql(")")
         }
         Cond::Any(filters) => Frag::join(filters.iter().map(|f| render(f, rt, alias, depth)).collect(), " OR "),
         Cond::Has { source, reference, inner: filter } => {

@@ -133,7 +133,7 @@ fn strict_errors_name_the_parameter() {
         ("Observation", &[("subject:above", "Patient/1")], "subject:above", "not supported yet"),
         ("Observation", &[("code-value-quantity", "http://loinc.org|1")], "code-value-quantity", "takes 2 joined by '$'"),
         ("Observation", &[("code-value-quantity:not", "1$5")], "code-value-quantity:not", "does not apply to a composite"),
-        ("Location", &[("near", "42|-71|10|km")], "near", "not supported yet"),
+        ("Location", &[("near", "42|-71|10|furlong")], "near", "unit 'furlong'"),
         ("Patient", &[("phonetic", "smith")], "phonetic", "not supported yet"),
         ("Patient", &[("_text", "\"x")], "_text", "unbalanced"),
         ("Patient", &[("_content:exact", "x")], "_content:exact", "takes no modifier"),

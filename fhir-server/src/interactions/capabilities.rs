@@ -59,7 +59,7 @@ fn modifiers(kind: search::ParamType) -> &'static str {
         Uri => "modifiers :missing :below :above",
         Date | Number | Quantity => "modifier :missing; prefixes eq ne gt lt ge le sa eb ap",
         Composite => "components joined by $, each with its own type's prefixes; modifier :missing",
-        Special => "",
+        Special => "near: latitude|longitude|distance|units (km, m, [mi_i], [mi_us], [nmi_i]; 50 km when no distance); modifier :missing",
     }
 }
 
