@@ -532,4 +532,58 @@ async fn near_finds_locations_within_a_distance(f: &Fhir) {
     }
 }
 
-both_backends!(near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+async fn filter_expressions(f: &Fhir) {
+    let tag = unique();
+    let sys = format!("urn:filter:{tag}");
+    let mut names = std::collections::HashMap::new();
+    let mut ids = std::collections::HashMap::new();
+    for (name, family, gender, birth) in [("p1", "Smith", "male", Some("1980-01-01")), ("p2", "Smithson", "female", Some("1990-05-05")), ("p3", "Jones", "male", None)] {
+        let mut p = json!({"resourceType": "Patient", "identifier": [{"system": sys, "value": name}], "name": [{"family": family}], "gender": gender});
+        if let Some(b) = birth {
+            p["birthDate"] = json!(b);
+        }
+        let id = f.create(&p).await["id"].as_str().unwrap().to_string();
+        names.insert(id.clone(), name);
+        ids.insert(name, id);
+    }
+    let obs = f.create(&json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids["p1"])}})).await;
+    let (sys, names) = (&sys, &names);
+    let found = move |q: &'static str| async move {
+        let url = format!("Patient?identifier={sys}|&_filter={}", form_urlencoded_value(q));
+        let b = f.get(&url).await.expect(200).json();
+        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+        n.sort();
+        n.join(",")
+    };
+    for (q, expected) in [
+        ("family eq \"Smith\"", "p1"),
+        ("family sw smi", "p1,p2"),
+        ("family ew SON", "p2"),
+        ("family co mit", "p1,p2"),
+        ("family ne Smith", "p2,p3"),
+        ("gender eq male and birthdate lt 1985", "p1"),
+        ("gender eq female or family eq Jones", "p2,p3"),
+        ("not(gender eq male)", "p2"),
+        ("gender ne male", "p2"),
+        ("birthdate pr false", "p3"),
+        ("birthdate ge 1990-05 and birthdate le 1990-05", "p2"),
+        ("(family eq Jones or family eq Smith) and gender eq male", "p1,p3"),
+        ("gender eq http://hl7.org/fhir/administrative-gender|female", "p2"),
+        ("gender in http://hl7.org/fhir/ValueSet/administrative-gender and not(family sw smith)", "p3"),
+    ] {
+        assert_eq!(found(q).await, expected, "_filter={q} on {}", f.backend);
+    }
+    let b = f.get(&format!("Observation?_id={}&_filter={}", obs["id"].as_str().unwrap(), form_urlencoded_value("patient.family eq Smith"))).await.expect(200).json();
+    assert_eq!(match_ids(&b).len(), 1);
+    for bad in ["family xx 1", "gender gt male", "nonsense eq 1", "family eq \"open", "period po 2000"] {
+        let r = f.get(&format!("Patient?_filter={}", form_urlencoded_value(bad))).await.expect(400);
+        assert_eq!(r.issue_expression().as_deref(), Some("_filter"), "{bad}: {}", r.text);
+    }
+}
+
+/// Percent-encodes a query value (spaces, quotes, '|' and the rest).
+fn form_urlencoded_value(v: &str) -> String {
+    v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+both_backends!(filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -8,6 +8,7 @@
 
 /// Value conversion from FHIR JSON to index rows, shared with query-value parsing.
 pub mod extract;
+mod filter;
 mod fulltext;
 mod implicit;
 mod narrow;

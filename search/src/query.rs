@@ -130,6 +130,10 @@ enum Cond {
     Near(crate::near::Near),
     /// Any of the filters holds (compartment membership through one of several parameters).
     Any(Vec<Filter>),
+    /// All of the filters hold (`_filter` and).
+    All(Vec<Filter>),
+    /// The filter does not hold (`_filter` not, ne on strings).
+    Not(Box<Filter>),
 }
 
 /// Chains and `_has` nest at most this deep, so a query cannot build unbounded SQL.
@@ -141,7 +145,10 @@ const RESULT_PARAMS: &[&str] = &[
     "_containedType", "_format", "_pretty", "_cursor",
 ];
 
-const NOT_YET_SPECIAL: &[&str] = &["_filter", "_query"];
+const NOT_YET_SPECIAL: &[&str] = &["_query"];
+
+/// String tests only `_filter` can ask for (`ew`), as a modifier no query string can carry by accident.
+const FILTER_ENDS_WITH: &str = "\u{1}ew";
 
 fn err(param: &str, message: impl Into<String>) -> SearchError {
     SearchError { param: param.to_string(), message: message.into() }
@@ -348,6 +355,13 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
     if NOT_YET_SPECIAL.contains(&code) {
         return Err(err(top, format!("{code} is not supported yet")));
     }
+    if code == "_filter" {
+        if name != code {
+            return Err(err(top, "_filter takes no modifier"));
+        }
+        let expr = crate::filter::parse(value).map_err(|m| err(top, m))?;
+        return filter_expr(reg, tx, rt, top, &expr, depth);
+    }
     if code == "_type" {
         return Err(err(top, "_type applies to system-level search ([base]?_type=...) only"));
     }
@@ -465,6 +479,71 @@ fn values(name: &str, value: &str) -> Result<Vec<String>, SearchError> {
         return Err(err(name, "empty value in list"));
     }
     Ok(vs)
+}
+
+/// One `_filter` (sub)expression on `rt` as a filter.
+fn filter_expr(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, e: &crate::filter::Expr, depth: usize) -> Result<Filter, SearchError> {
+    use crate::filter::Expr;
+    let group = |param: &str, cond: Cond| Filter { param: param.to_string(), modifier: None, value: String::new(), cond };
+    match e {
+        Expr::And(es) => Ok(group("_filter", Cond::All(es.iter().map(|e| filter_expr(reg, tx, rt, top, e, depth)).collect::<Result<_, _>>()?))),
+        Expr::Or(es) => Ok(group("_filter", Cond::Any(es.iter().map(|e| filter_expr(reg, tx, rt, top, e, depth)).collect::<Result<_, _>>()?))),
+        Expr::Not(e) => Ok(group("_filter", Cond::Not(Box::new(filter_expr(reg, tx, rt, top, e, depth)?)))),
+        Expr::Test { path, op, value } => {
+            let kind = path_kind(reg, rt, path).ok_or_else(|| err(top, format!("'{path}' is not a search parameter of {rt}")))?;
+            let ordered = matches!(kind, ParamType::Date | ParamType::Number | ParamType::Quantity);
+            let escaped = value.replace('\\', "\\\\").replace(',', "\\,").replace('$', "\\$");
+            let plain = |modifier: Option<&str>, v: String| {
+                let name = match modifier {
+                    Some(m) => format!("{path}:{m}"),
+                    None => path.clone(),
+                };
+                parse_filter(reg, tx, rt, top, &name, &v, depth)
+            };
+            let bad = || err(top, format!("'{op}' does not apply to '{path}' ({kind:?})"));
+            match (op.as_str(), kind) {
+                ("eq" | "ne" | "gt" | "lt" | "ge" | "le" | "sa" | "eb" | "ap", _) if ordered => plain(None, format!("{op}{escaped}")),
+                ("eq", ParamType::String) => plain(Some("exact"), escaped),
+                ("ne", ParamType::String) => Ok(group("_filter", Cond::Not(Box::new(plain(Some("exact"), escaped)?)))),
+                ("sw", ParamType::String) => plain(None, escaped),
+                ("co", ParamType::String) => plain(Some("contains"), escaped),
+                ("ew", ParamType::String) => plain(Some(FILTER_ENDS_WITH), escaped),
+                ("eq", ParamType::Token | ParamType::Uri) | ("eq" | "re", ParamType::Reference) => plain(None, escaped),
+                ("ne", ParamType::Token) => plain(Some("not"), escaped),
+                ("ne", ParamType::Uri | ParamType::Reference) => Ok(group("_filter", Cond::Not(Box::new(plain(None, escaped)?)))),
+                ("sw", ParamType::Uri) => plain(Some("below"), escaped),
+                ("ss", ParamType::Token) => plain(Some("below"), escaped),
+                ("sb", ParamType::Token) => plain(Some("above"), escaped),
+                ("in", ParamType::Token) => plain(Some("in"), escaped),
+                ("ni", ParamType::Token) => plain(Some("not-in"), escaped),
+                ("pr", _) => match value.as_str() {
+                    "true" => plain(Some("missing"), "false".into()),
+                    "false" => plain(Some("missing"), "true".into()),
+                    _ => Err(err(top, format!("'pr' takes true or false, not '{value}'"))),
+                },
+                _ => Err(bad()),
+            }
+        }
+    }
+}
+
+/// The type of the parameter a `_filter` path ends at (`subject.name` follows `subject`'s targets).
+fn path_kind(reg: &Registry, rt: &str, path: &str) -> Option<ParamType> {
+    let (head, rest) = match path.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (path, None),
+    };
+    let (code, hint) = match head.split_once(':') {
+        Some((c, t)) => (c, Some(t)),
+        None => (head, None),
+    };
+    let sp = reg.param(rt, code)?;
+    let Some(rest) = rest else { return Some(sp.kind) };
+    let targets: Vec<&str> = match hint {
+        Some(t) => vec![t],
+        None => sp.targets.iter().map(String::as_str).collect(),
+    };
+    targets.into_iter().find_map(|t| path_kind(reg, t, rest))
 }
 
 /// `_text` / `_content`: every term of one alternative must start a word of the document.
@@ -600,6 +679,7 @@ fn parse_cond(
                         Frag::default().sql("x.value_norm >= ").text(n.clone()).sql(" AND x.value_norm < ").text(prefix_upper(&n))
                     }
                     Some("exact") => Frag::default().sql("x.value_exact = ").text(v),
+                    Some(FILTER_ENDS_WITH) => Frag::default().sql("x.value_norm LIKE ").text(format!("%{}", like_escape(&fold(&v)))).sql(" ESCAPE '\\'"),
                     Some("contains") => Frag::default()
                         .sql("x.value_norm LIKE ")
                         .text(format!("%{}%", like_escape(&fold(&v))))
@@ -1035,6 +1115,8 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                 .sql(")")
         }
         Cond::Any(filters) => Frag::join(filters.iter().map(|f| render(f, rt, alias, depth)).collect(), " OR "),
+        Cond::All(filters) => Frag::join(filters.iter().map(|f| render(f, rt, alias, depth)).collect(), " AND "),
+        Cond::Not(inner) => Frag::default().sql("NOT (").append(render(inner, rt, alias, depth)).sql(")"),
         Cond::Has { source, reference, inner: filter } => {
             let inner = format!("r{depth}");
             Frag::default()

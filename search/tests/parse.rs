@@ -137,7 +137,7 @@ fn strict_errors_name_the_parameter() {
         ("Patient", &[("phonetic", "smith")], "phonetic", "not supported yet"),
         ("Patient", &[("_text", "\"x")], "_text", "unbalanced"),
         ("Patient", &[("_content:exact", "x")], "_content:exact", "takes no modifier"),
-        ("Patient", &[("_filter", "name eq x")], "_filter", "not supported yet"),
+        ("Patient", &[("_filter", "name xx x")], "_filter", "not a filter operator"),
         ("Patient", &[("_list", "$current-allergies")], "_list", "functional list"),
         ("Patient", &[("_type", "Patient")], "_type", "system-level search"),
         ("Patient", &[("_query", "q")], "_query", "not supported yet"),

@@ -85,7 +85,8 @@ fn statement(base: &str) -> Value {
                 {"name": "_list", "type": "token", "documentation": "resources a stored List names in entry.item"},
                 {"name": "_text", "type": "string", "documentation": "narrative words: terms ANDed, \"phrases\", OR"},
                 {"name": "_content", "type": "string", "documentation": "every string in the resource: terms ANDed, \"phrases\", OR"},
-                {"name": "_sort", "type": "special", "documentation": "several parameters, - for descending; missing values last"}
+                {"name": "_sort", "type": "special", "documentation": "several parameters, - for descending; missing values last"},
+                {"name": "_filter", "type": "special", "documentation": "search_filter.html: and/or/not, parentheses, chains; operators eq ne co sw ew gt lt ge le ap sa eb pr ss sb in ni re (not po, not [filter] paths)"}
             ]
         }]
     })

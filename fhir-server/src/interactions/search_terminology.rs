@@ -54,7 +54,7 @@ impl search::Terminology for Resolved {
 
 /// Whether any parameter carries a modifier that may need terminology (the common case skips the dry parse).
 pub fn needed(params: &[(String, String)]) -> bool {
-    params.iter().any(|(k, _)| [":in", ":not-in", ":above", ":below"].iter().any(|m| k.contains(m)))
+    params.iter().any(|(k, _)| k.starts_with("_filter") || [":in", ":not-in", ":above", ":below"].iter().any(|m| k.contains(m)))
 }
 
 /// Resolves every terminology need of a search on `rt` with `params`.
