@@ -174,6 +174,14 @@ async fn compartment_search(f: &Fhir) {
     f.get("Patient/1/Nonsense").await.expect(404);
 }
 
+/// The names of the matches of `url` (looked up by id), sorted and comma-joined.
+async fn named(f: &Fhir, url: &str, names: &std::collections::HashMap<String, &str>) -> String {
+    let b = f.get(url).await.expect(200).json();
+    let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
+    n.sort();
+    n.join(",")
+}
+
 /// Ids of the matches in Bundle order.
 fn match_ids(bundle: &Value) -> Vec<String> {
     bundle["entry"]
@@ -284,10 +292,7 @@ async fn composites_match_within_one_instance(f: &Fhir) {
     ids.insert(c1["id"].as_str().unwrap().to_string(), "c1");
     let (p, ids) = (&p, &ids);
     let found = move |q: String| async move {
-        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
-        let mut names: Vec<&str> = match_ids(&b).iter().map(|i| ids[i]).collect();
-        names.sort();
-        names.join(",")
+        named(f, &format!("Observation?subject=Patient/{p}&{q}"), ids).await
     };
     for (q, expected) in [
         ("code-value-quantity=http://loinc.org|8480-6$120", "o1"),
@@ -330,10 +335,7 @@ async fn token_modifiers_use_stored_terminology(f: &Fhir) {
     }
     let (p, names) = (&p, &names);
     let found = move |q: String| async move {
-        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
-        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
-        n.sort();
-        n.join(",")
+        named(f, &format!("Observation?subject=Patient/{p}&{q}"), names).await
     };
     let vs_id = vs["id"].as_str().unwrap();
     for (q, expected) in [
@@ -383,10 +385,7 @@ async fn text_content_and_list(f: &Fhir) {
     let list_id = list["id"].as_str().unwrap().to_string();
     let (sys, names) = (&sys, &names);
     let found = move |q: String| async move {
-        let b = f.get(&format!("Patient?identifier={sys}|&{q}")).await.expect(200).json();
-        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
-        n.sort();
-        n.join(",")
+        named(f, &format!("Patient?identifier={sys}|&{q}"), names).await
     };
     for (q, expected) in [
         ("_text=heart".to_string(), "p1"),
@@ -474,10 +473,7 @@ async fn ucum_quantities_compare_in_base_units(f: &Fhir) {
     }
     let (p, names) = (&p, &names);
     let found = move |q: &'static str| async move {
-        let b = f.get(&format!("Observation?subject=Patient/{p}&{q}")).await.expect(200).json();
-        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
-        n.sort();
-        n.join(",")
+        named(f, &format!("Observation?subject=Patient/{p}&{q}"), names).await
     };
     for (q, expected) in [
         ("value-quantity=5.4|http://unitsofmeasure.org|mg", "g,mg,ug"),
@@ -507,10 +503,7 @@ async fn near_finds_locations_within_a_distance(f: &Fhir) {
     }
     let (sys, names) = (&sys, &names);
     let found = move |q: &'static str| async move {
-        let b = f.get(&format!("Location?identifier={sys}|&{q}")).await.expect(200).json();
-        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
-        n.sort();
-        n.join(",")
+        named(f, &format!("Location?identifier={sys}|&{q}"), names).await
     };
     for (q, expected) in [
         ("near=42.2565|-83.6948|5|km", "a"),
@@ -549,11 +542,7 @@ async fn filter_expressions(f: &Fhir) {
     let obs = f.create(&json!({"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": format!("Patient/{}", ids["p1"])}})).await;
     let (sys, names) = (&sys, &names);
     let found = move |q: &'static str| async move {
-        let url = format!("Patient?identifier={sys}|&_filter={}", form_urlencoded_value(q));
-        let b = f.get(&url).await.expect(200).json();
-        let mut n: Vec<&str> = match_ids(&b).iter().map(|i| names[i]).collect();
-        n.sort();
-        n.join(",")
+        named(f, &format!("Patient?identifier={sys}|&_filter={}", form_urlencoded_value(q)), names).await
     };
     for (q, expected) in [
         ("family eq \"Smith\"", "p1"),
