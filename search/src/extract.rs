@@ -263,6 +263,10 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
                 _ => return,
             };
             let mut parsed = refstr.and_then(parse_reference).unwrap_or_default();
+            // A reference to a contained resource is a value (for :missing), though not a searchable target.
+            if let Some(local) = refstr.filter(|r| r.starts_with('#') && r.len() > 1) {
+                parsed.url = Some(local.to_string());
+            }
             if parsed.target_type.is_none() {
                 parsed.target_type = o.and_then(|o| str_of(o, "type")).map(str::to_string);
             }

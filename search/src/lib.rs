@@ -303,6 +303,7 @@ impl Registry {
                     (None, None) => (None, Some("no expression".to_string())),
                     _ if kind == ParamType::Special && code != "near" => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
                     (Some(e), None) => {
+                        let e = &r4_errata(e);
                         let branches = narrow::for_type(e, &base, is_type);
                         match branches.iter().map(|b| reg.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
                             _ if branches.is_empty() => (None, Some(format!("expression has no branch for {base}"))),
@@ -361,6 +362,7 @@ impl Registry {
                 return Err(format!("component {def} is a {kind:?} parameter"));
             }
             let expr = c.get("expression").and_then(Value::as_str).ok_or_else(|| format!("component {def} has no expression"))?;
+            let expr = &r4_errata(expr);
             let compiled = narrow::top_level_branches(expr).into_iter().map(|b| self.engine.compile(b)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
             let targets = d.get("target").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
             out.push(Component { kind, targets, compiled: compiled.into() });
@@ -532,6 +534,12 @@ impl Registry {
     pub fn parse_sort(&self, resource_type: &str, value: &str) -> Result<Vec<SortKey>, SearchError> {
         sort::parse(self, resource_type, value)
     }
+}
+
+/// R4's published expressions write `as(DateTime)` where they mean the FHIR type `dateTime`
+/// (`code-value-date`); taken strictly, FHIRPath's System.DateTime never matches an element.
+fn r4_errata(expression: &str) -> String {
+    expression.replace("as(DateTime)", "as(dateTime)")
 }
 
 /// Unions such as `Patient.name | Patient.name.given` may find a value twice; duplicate rows add nothing.

@@ -584,9 +584,11 @@ fn parse_list(name: &str, rt: &str, value: &str) -> Result<Cond, SearchError> {
 }
 
 fn parse_id(name: &str, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
-    if let Some(m) = modifier {
-        return Err(err(name, format!("modifier ':{m}' is not supported on _id")));
-    }
+    let negate = match modifier {
+        None => false,
+        Some("not") => true,
+        Some(m) => return Err(err(name, format!("modifier ':{m}' is not supported on _id (only :not)"))),
+    };
     let mut alts = Vec::new();
     for v in values(name, value)? {
         let v = unescape(&v);
@@ -595,7 +597,8 @@ fn parse_id(name: &str, modifier: Option<&str>, value: &str) -> Result<Cond, Sea
         }
         alts.push(Frag::default().sql(&format!("{ALIAS}.res_id = ")).text(v));
     }
-    Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
+    let any = Frag::join(alts, " OR ");
+    Ok(Cond::Direct(vec![if negate { Frag::default().sql("NOT (").append(any).sql(")") } else { any }]))
 }
 
 fn parse_last_updated(name: &str, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {

@@ -130,9 +130,10 @@ fn period_and_choice_and_absolute_refs() {
     let Some(IndexRow::Date { high, .. }) = rows.iter().find(|r| r.param() == "date") else { panic!() };
     assert_eq!(*high, i64::MAX);
 
-    // Local "#newborn" references are not searchable.
+    // A local "#newborn" reference has no target to search by, but it is a value (for :missing).
     let rows = registry().extract(&example("Observation-10minute-apgar-score.json"));
-    assert!(rows.iter().all(|r| r.param() != "subject"));
+    let subject: Vec<_> = rows.iter().filter(|r| r.param() == "subject").collect();
+    assert!(matches!(subject.as_slice(), [IndexRow::Reference { target_id: None, url: Some(u), .. }] if u == "#newborn"), "{subject:?}");
 }
 
 #[test]

@@ -142,7 +142,7 @@ fn strict_errors_name_the_parameter() {
         ("Patient", &[("_type", "Patient")], "_type", "system-level search"),
         ("Patient", &[("_query", "q")], "_query", "not supported yet"),
         ("Observation", &[("subject", "http://x/Patient/1|2")], "subject", "not supported yet"),
-        ("Patient", &[("_id:not", "x")], "_id:not", "not supported"),
+        ("Patient", &[("_id:exact", "x")], "_id:exact", "only :not"),
     ];
     for (rt, pairs, param, msg) in cases {
         let (p, m) = err(rt, pairs);
