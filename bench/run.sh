@@ -9,7 +9,7 @@ CONN=${2:-32}
 PG_ADMIN=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 SYNTHEA=${SYNTHEA_DIR:-../shared/corpora/synthea/fhir-r4}
 bash bench/install-tools.sh
-cargo build --release -p fhir-server -p conformance-tests --example ingest 2>&1 | tail -1
+cargo build --release -p fhir-server -p conformance-tests --bin fhir-server --example ingest 2>&1 | tail -1
 WORK=$(mktemp -d)
 PORT=18181
 BASE=http://127.0.0.1:$PORT/fhir
