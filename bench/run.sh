@@ -14,22 +14,11 @@ WORK=$(mktemp -d)
 PORT=18181
 BASE=http://127.0.0.1:$PORT/fhir
 
-start_server() { # $1 = database url
-    ./target/release/fhir-server --listen 127.0.0.1:$PORT --database-url "$1" > "$WORK/server.log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health/ready >/dev/null && return; sleep 0.2; done
-    echo "server did not start"; cat "$WORK/server.log"; exit 1
-}
-stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
+source bench/server.sh
 
 for backend in sqlite postgres; do
-    if [ $backend = sqlite ]; then
-        URL="sqlite://$WORK/sqlite/fhir.db"
-    else
-        DB=fhir_bench_$$
-        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-        URL="${PG_ADMIN%/*}/$DB"
-    fi
+    DB=fhir_bench_$$
+    database_url $backend $DB
     start_server "$URL"
     echo "== $backend: Synthea ingest (30 transaction bundles, 6,621 resources)"
     ./target/release/examples/ingest "$BASE" "$SYNTHEA" 2

@@ -24,14 +24,8 @@ PORT=18182
 BASE=http://127.0.0.1:$PORT/fhir
 EX=./target/release/examples
 
-start_server() { # $1 = database url
-    ./target/release/fhir-server --listen 127.0.0.1:$PORT --database-url "$1" > "$OUT/server-$backend.log" 2>&1 &
-    SERVER=$!
-    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$PORT/health/ready >/dev/null && return; sleep 0.2; done
-    echo "server did not start"; cat "$OUT/server-$backend.log"; exit 1
-}
-stop_server() { kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; }
-trap '[ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; true' EXIT   # no server left behind when a check fails
+source bench/server.sh
+trap 'if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi' EXIT   # no server left behind when a check fails
 
 measure() { # $1 = scale label
     local tag="$backend-x$1"
@@ -49,13 +43,8 @@ measure() { # $1 = scale label
 }
 
 for backend in $BACKENDS; do
-    if [ $backend = sqlite ]; then
-        URL="sqlite://$WORK/sqlite/fhir.db"
-    else
-        DB=fhir_search_bench_$$
-        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
-        URL="${PG_ADMIN%/*}/$DB"
-    fi
+    DB=fhir_search_bench_$$
+    database_url $backend $DB
     start_server "$URL"
     echo "== $backend: load x1 (30 Synthea transaction bundles)"
     $EX/ingest "$BASE" "$SYNTHEA" 2
