@@ -272,6 +272,13 @@ async fn summary_and_elements(f: &Fhir) {
     let e = f.get(&format!("{path}?_elements=birthDate")).await.expect(200).json();
     assert!(e.get("birthDate").is_some() && e.get("name").is_none() && e.get("id").is_some());
     assert!(is_subsetted(&e));
+    // A choice element is named without its type: `deceased` keeps `deceasedBoolean`.
+    let mut q = patient(&unique());
+    q["deceasedBoolean"] = json!(false);
+    let q = f.create(&q).await;
+    let e = f.get(&format!("Patient/{}?_elements=deceased", q["id"].as_str().unwrap())).await.expect(200).json();
+    assert_eq!(e.get("deceasedBoolean"), Some(&json!(false)), "{e}");
+    assert!(e.get("name").is_none());
     f.get(&format!("{path}?_summary=bogus")).await.expect(400);
 }
 

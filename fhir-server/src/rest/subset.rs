@@ -60,7 +60,8 @@ pub fn apply(resource: &mut Value, subset: &Subset) {
             Subset::Count => true,
             Subset::Elements(names) => {
                 let base = k.strip_prefix('_').unwrap_or(&k);
-                names.iter().any(|n| n == base) || keep(&res_type, &k, |e| e.min > 0)
+                // `effective` names the choice element, so it keeps `effectiveDateTime` too.
+                names.iter().any(|n| n == base) || keep(&res_type, &k, |e| e.min > 0 || (e.is_choice && names.iter().any(|n| *n == e.name)))
             }
         };
         if keep_it {
