@@ -4,11 +4,33 @@
 //! match, as search.html expects for tokens on `code` elements.
 
 use serde_json::Value;
-use terminology::{Definitions, InMemory};
+use terminology::Definitions;
 
-/// The single code system of the required binding on the element `path` reaches (a plain
-/// `Type.element.element` path ending at a `code`), if there is exactly one.
-pub(crate) fn system_of(path: &str, model: &fhir_model::Model, pkg: &profiles::Package, defs: &InMemory) -> Option<String> {
+/// The package's own CodeSystems and ValueSets, looked up in its canonical index (no copies).
+pub(crate) struct PackageDefs<'a>(pub &'a profiles::Package);
+
+impl PackageDefs<'_> {
+    fn find(&self, rt: &str, url: &str, version: Option<&str>) -> Option<&Value> {
+        let r = match version {
+            Some(v) => self.0.by_url(&format!("{url}|{v}")),
+            None => self.0.by_url(url),
+        }?;
+        (r.get("resourceType").and_then(Value::as_str) == Some(rt)).then_some(r)
+    }
+}
+
+impl Definitions for PackageDefs<'_> {
+    fn code_system(&self, url: &str, version: Option<&str>) -> Option<&Value> {
+        self.find("CodeSystem", url, version)
+    }
+    fn value_set(&self, url: &str, version: Option<&str>) -> Option<&Value> {
+        self.find("ValueSet", url, version)
+    }
+}
+
+/// The value set of the required binding on the element `path` reaches (a plain
+/// `Type.element.element` path ending at a `code`), if it has one.
+pub(crate) fn required_value_set(path: &str, model: &fhir_model::Model, pkg: &profiles::Package) -> Option<String> {
     let mut segs = path.split('.');
     let mut owner = segs.next()?.to_string();
     let names: Vec<&str> = segs.collect();
@@ -33,7 +55,12 @@ pub(crate) fn system_of(path: &str, model: &fhir_model::Model, pkg: &profiles::P
     if binding.get("strength").and_then(Value::as_str) != Some("required") {
         return None;
     }
-    let vs = defs.value_set(binding.get("valueSet")?.as_str()?, None)?;
+    Some(binding.get("valueSet")?.as_str()?.to_string())
+}
+
+/// The code system every code of the value set `url` belongs to, if there is exactly one.
+pub(crate) fn single_system(url: &str, defs: &PackageDefs) -> Option<String> {
+    let vs = defs.value_set(url, None)?;
     let codes = terminology::expand(vs, defs).ok()?;
     let first = &codes.first()?.system;
     codes.iter().all(|c| &c.system == first).then(|| first.clone())

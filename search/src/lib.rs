@@ -341,12 +341,20 @@ impl Registry {
     /// Finds, for token parameters over `code` elements, the code system their required binding
     /// implies, so the index carries it (see `implicit`).
     pub fn add_implicit_systems(&mut self, pkg: &profiles::Package) {
-        let defs = terminology::InMemory::new(pkg.resources("CodeSystem").iter().chain(pkg.resources("ValueSet")).cloned());
+        let defs = implicit::PackageDefs(pkg);
         let Some(model) = self.engine.model().cloned() else { return };
+        // Many elements share a binding (every `status` of a kind); expand each value set once.
+        let mut systems: HashMap<String, Option<String>> = HashMap::new();
         for params in self.by_type.values_mut() {
             for sp in params.iter_mut().filter(|sp| sp.kind == ParamType::Token) {
                 let Some(branches) = &sp.compiled else { continue };
-                sp.implicit_systems = branches.iter().map(|b| implicit::system_of(b.source(), &model, pkg, &defs)).collect();
+                sp.implicit_systems = branches
+                    .iter()
+                    .map(|b| {
+                        let vs = implicit::required_value_set(b.source(), &model, pkg)?;
+                        systems.entry(vs).or_insert_with_key(|vs| implicit::single_system(vs, &defs)).clone()
+                    })
+                    .collect();
             }
         }
     }
