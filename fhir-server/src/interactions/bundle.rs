@@ -230,7 +230,7 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
             if let Some((k, _)) = q.control.first() {
                 return Err(FhirError::bad_request(format!("'{k}' is not supported inside a Bundle search yet")).at(k.clone()));
             }
-            let ids = app.store.search_ids_in(tx, &r.res_type, &q.to_sql(2), super::history::MAX_COUNT).await?;
+            let ids = app.store.search_ids_in(tx, &search::scoped_sql(std::slice::from_ref(&q)), super::history::MAX_COUNT).await?;
             let mut entries = Vec::with_capacity(ids.len());
             for id in ids {
                 let c = write::current_in(app, tx, &r.res_type, &id).await?;

@@ -168,9 +168,9 @@ enum Scope {
 }
 
 /// The parsed queries, one per searched type, or the first refusal.
-fn parse_all(app_types: &[String], params: &[(String, String)], tx: &[search_terminology::Resolved]) -> Result<Vec<search::Query>, search::SearchError> {
+fn parse_all(types: &[String], params: &[(String, String)], tx: &search_terminology::Resolved) -> Result<Vec<search::Query>, search::SearchError> {
     let reg = search::Registry::r4();
-    app_types.iter().zip(tx).map(|(t, tx)| reg.parse_query_with(tx, t, params)).collect()
+    types.iter().map(|t| reg.parse_query_with(tx, t, params)).collect()
 }
 
 async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
@@ -184,10 +184,7 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
         }
         Scope::System => system_types(params)?,
     };
-    let mut tx = Vec::with_capacity(types.len());
-    for t in &types {
-        tx.push(if search_terminology::needed(&params) { search_terminology::resolve(app, t, &params).await? } else { Default::default() });
-    }
+    let tx = if search_terminology::needed(&params) { search_terminology::resolve(app, &types, &params).await? } else { Default::default() };
     // A parameter refused on any searched type is refused for the search; lenient mode drops it
     // everywhere and says so, so every type answers the same query.
     let mut ignored: Vec<search::SearchError> = Vec::new();
@@ -298,8 +295,8 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
 }
 
-/// `_type` of a system search (every type when absent), and the other parameters.
-/// Returns the types, the other parameters, and the `_type` parameters as given (for links).
+/// The types of a system search (`_type`, or every type when absent), the other parameters, and
+/// the `_type` parameters as given (for links).
 #[allow(clippy::type_complexity)]
 fn system_types(params: Vec<(String, String)>) -> FhirResult<(Vec<String>, Vec<(String, String)>, Vec<(String, String)>)> {
     let reg = search::Registry::r4();

@@ -57,10 +57,12 @@ pub fn needed(params: &[(String, String)]) -> bool {
     params.iter().any(|(k, _)| k.starts_with("_filter") || [":in", ":not-in", ":above", ":below"].iter().any(|m| k.contains(m)))
 }
 
-/// Resolves every terminology need of a search on `rt` with `params`.
-pub async fn resolve(app: &App, rt: &str, params: &[(String, String)]) -> FhirResult<Resolved> {
+/// Resolves every terminology need of a search with `params` on the `types`, each need once.
+pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -> FhirResult<Resolved> {
     let recorder = Recorder::default();
-    let _ = search::Registry::r4().parse_query_lenient(&recorder, rt, params);
+    for rt in types {
+        let _ = search::Registry::r4().parse_query_lenient(&recorder, rt, params);
+    }
     let mut needs = recorder.0.into_inner();
     let mut seen = std::collections::HashSet::new();
     needs.retain(|n| seen.insert(n.clone()));

@@ -232,7 +232,7 @@ pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, l
         return Err(FhirError::bad_request(format!("'{k}' cannot be used in a conditional operation's criteria")).at(k.clone()));
     }
     tx.lock(&format!("conditional:{res_type}")).await?;
-    Ok(app.store.search_ids_in(tx, res_type, &q.to_sql(2), limit).await?)
+    Ok(app.store.search_ids_in(tx, &search::scoped_sql(std::slice::from_ref(&q)), limit).await?)
 }
 
 /// Reads the current version inside a transaction, as 404/410 errors when absent/deleted.

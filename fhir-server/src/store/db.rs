@@ -19,7 +19,7 @@ pub enum Arg<'a> {
     Json(Option<&'a str>),
 }
 
-/// Appends `items` to `args` and returns their placeholders (`$4, $5, $6`) for an `IN (...)` list.
+/// Appends `items` to `args` and returns their placeholders (`$4, $5, $6`), for an `IN (...)` list or a single value.
 pub fn push_list<'a>(args: &mut Vec<Arg<'a>>, items: impl IntoIterator<Item = Arg<'a>>) -> String {
     let first = args.len() + 1;
     args.extend(items);

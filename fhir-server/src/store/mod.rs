@@ -212,13 +212,13 @@ impl Store {
         Ok(rids)
     }
 
-    /// Ids of current, non-deleted resources of a type matching a search filter, in rid order.
-    pub async fn search_ids_in(&self, tx: &mut Tx, res_type: &str, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
-        let (sql, args) = search_sql(filter, "r.res_id", limit);
-        let mut bound = vec![Arg::Text(res_type)];
-        bound.extend(filter_args(&filter.args));
-        bound.extend(args.iter().map(|i| Arg::Int(*i)));
-        let rows: Vec<(String,)> = tx.fetch(&sql, &bound).await?;
+    /// Ids of current, non-deleted resources matching a search (`filter` includes the type
+    /// condition, binds from `$1`), in rid order.
+    pub async fn search_ids_in(&self, tx: &mut Tx, filter: &search::SqlFilter, limit: i64) -> Result<Vec<String>, sqlx::Error> {
+        let mut args = filter_args(&filter.args);
+        args.push(Arg::Int(limit));
+        let sql = format!("SELECT r.res_id FROM resource r WHERE NOT r.deleted AND ({}) ORDER BY r.rid LIMIT ${}", filter.sql, args.len());
+        let rows: Vec<(String,)> = tx.fetch(&sql, &args).await?;
         Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
@@ -316,17 +316,6 @@ impl Store {
         );
         self.pool.fetch(&sql, &args).await
     }
-}
-
-/// Builds `SELECT cols FROM resource r WHERE type = $1 AND NOT deleted AND (filter) ORDER BY rid LIMIT $m`.
-/// The filter's own placeholders start at $2.
-fn search_sql(filter: &search::SqlFilter, cols: &str, limit: i64) -> (String, Vec<i64>) {
-    let sql = format!(
-        "SELECT {cols} FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND ({}) ORDER BY r.rid LIMIT ${}",
-        filter.sql,
-        filter.args.len() + 2
-    );
-    (sql, vec![limit])
 }
 
 /// Reference index rows written by `src_type` resources, through `param` or (None) any reference parameter:

@@ -3,7 +3,7 @@
 //! The order is the sort keys, then `rid` ascending as the tie-breaker, so it is total and a
 //! cursor (the keys and rid of a boundary row) marks a position that survives concurrent writes.
 
-use super::db::Arg;
+use super::db::{push_list, Arg};
 use super::Store;
 use base64::Engine as _;
 use search::{KeyKind, SortKey};
@@ -152,25 +152,19 @@ impl Store {
 /// Rows strictly after (or before) the cursor in the order (keys..., rid): the lexicographic
 /// comparison spelled out, since the keys' directions may differ.
 fn boundary<'a>(sort: &[SortKey], cols: &[String], c: &'a Cursor, args: &mut Vec<Arg<'a>>) -> String {
-    let bind = |v: &'a KeyValue, args: &mut Vec<Arg<'a>>| {
-        args.push(match v {
-            KeyValue::Int(i) => Arg::Int(*i),
-            KeyValue::Float(f) => Arg::Float(*f),
-            KeyValue::Text(s) => Arg::Text(s),
-        });
-        format!("${}", args.len())
-    };
-    let rid = bind_rid(c.rid, args);
+    let rid = push_list(args, [Arg::Int(c.rid)]);
     let mut cond = format!("s.rid {} {rid}", if c.forward { ">" } else { "<" });
     for ((k, col), v) in sort.iter().zip(cols).zip(&c.keys).rev() {
-        let p = bind(v, args);
+        let p = push_list(
+            args,
+            [match v {
+                KeyValue::Int(i) => Arg::Int(*i),
+                KeyValue::Float(f) => Arg::Float(*f),
+                KeyValue::Text(s) => Arg::Text(s),
+            }],
+        );
         let op = if k.desc == c.forward { "<" } else { ">" };
         cond = format!("s.{col} {op} {p} OR (s.{col} = {p} AND ({cond}))");
     }
     format!("({cond})")
-}
-
-fn bind_rid(rid: i64, args: &mut Vec<Arg<'_>>) -> String {
-    args.push(Arg::Int(rid));
-    format!("${}", args.len())
 }
