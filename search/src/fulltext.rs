@@ -20,7 +20,11 @@ pub fn document(text: &str) -> String {
 
 /// The narrative's text: the XHTML `text.div` without its markup.
 pub fn narrative(resource: &Value) -> Option<String> {
-    let div = resource.pointer("/text/div")?.as_str()?;
+    resource.pointer("/text/div")?.as_str().map(strip_markup)
+}
+
+/// XHTML as plain text: tags become spaces, the common entities their characters.
+fn strip_markup(div: &str) -> String {
     let mut out = String::with_capacity(div.len());
     let mut in_tag = false;
     for c in div.chars() {
@@ -34,8 +38,8 @@ pub fn narrative(resource: &Value) -> Option<String> {
             _ => {}
         }
     }
-    // Entities such as &amp; leave harmless fragments; the common ones read as words.
-    Some(out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " "))
+    // Other entities leave harmless fragments.
+    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ")
 }
 
 /// Every string value in the resource (the narrative without markup), space-separated.
@@ -43,10 +47,8 @@ pub fn content(resource: &Value) -> String {
     fn walk(v: &Value, key: &str, out: &mut String) {
         match v {
             Value::String(s) if key == "div" => {
-                if let Some(t) = narrative(&serde_json::json!({"text": {"div": s}})) {
-                    out.push_str(&t);
-                    out.push(' ');
-                }
+                out.push_str(&strip_markup(s));
+                out.push(' ');
             }
             Value::String(s) if key != "resourceType" => {
                 out.push_str(s);

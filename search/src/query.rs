@@ -397,10 +397,7 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
             parse_composite(reg, tx, top, sp, modifier, value)?
         } else if sp.kind == ParamType::Special {
             match modifier {
-                Some("missing") => match value.as_str_bool() {
-                    Some(missing) => Cond::Missing { table: "idx_number", missing, stored_param: Some(format!("{code}$0")) },
-                    None => return Err(err(top, ":missing takes true or false")),
-                },
+                Some("missing") => missing_cond(top, "idx_number", Some(format!("{code}$0")), value)?,
                 Some(m) => return Err(err(top, format!("modifier ':{m}' does not apply to {code}"))),
                 None if value.contains(',') => return Err(err(top, format!("{code} takes one position"))),
                 None => Cond::Near(crate::near::parse(top, value)?),
@@ -616,16 +613,19 @@ fn parse_last_updated(name: &str, modifier: Option<&str>, value: &str) -> Result
     Ok(Cond::Direct(vec![Frag::join(alts, " OR ")]))
 }
 
+/// `:missing=true|false` over the rows of `table` (stored under `stored_param`, else the parameter's own code).
+fn missing_cond(name: &str, table: &'static str, stored_param: Option<String>, value: &str) -> Result<Cond, SearchError> {
+    match value.as_str_bool() {
+        Some(missing) => Ok(Cond::Missing { table, missing, stored_param }),
+        None => Err(err(name, ":missing takes true or false")),
+    }
+}
+
 /// `code-value-quantity=http://loinc.org|8480-6$lt60`: one value per component, joined by `$`.
 fn parse_composite(reg: &Registry, tx: &dyn Terminology, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
     let first = table_of(sp.components[0].kind).expect("components are never composite or special");
     match modifier {
-        Some("missing") => {
-            return match value.as_str_bool() {
-                Some(missing) => Ok(Cond::Missing { table: first, missing, stored_param: Some(format!("{}$0", sp.code)) }),
-                None => Err(err(name, ":missing takes true or false")),
-            }
-        }
+        Some("missing") => return missing_cond(name, first, Some(format!("{}$0", sp.code)), value),
         Some(m) => return Err(err(name, format!("modifier ':{m}' does not apply to a composite parameter"))),
         None => {}
     }
@@ -662,10 +662,7 @@ fn parse_cond(
 ) -> Result<Cond, SearchError> {
     let table = table_of(kind).ok_or_else(|| err(name, format!("{kind:?} search parameters are not supported yet")))?;
     if modifier == Some("missing") {
-        return match value.as_str_bool() {
-            Some(missing) => Ok(Cond::Missing { table, missing, stored_param: None }),
-            None => Err(err(name, ":missing takes true or false")),
-        };
+        return missing_cond(name, table, None, value);
     }
     let bad_mod = |m: &str| err(name, format!("unknown modifier ':{m}' for a {kind:?} parameter"));
     let not_yet = |m: &str| err(name, format!("modifier ':{m}' is not supported yet"));
