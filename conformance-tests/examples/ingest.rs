@@ -12,8 +12,7 @@ async fn main() {
     let concurrency: usize = args.get(3).and_then(|c| c.parse().ok()).unwrap_or(2);
     let mut bodies = Vec::new();
     let mut resources = 0usize;
-    let mut paths: Vec<_> = std::fs::read_dir(dir).expect("folder").map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    paths.sort();
+    let paths = conformance_tests::json_files(std::path::Path::new(dir));
     for p in paths {
         let text = std::fs::read_to_string(&p).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -73,27 +73,6 @@ fn is_uuid_at(s: &[u8], i: usize) -> bool {
     })
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm) and back.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
-}
-
 /// `YYYY-MM-DD` or `YYYY-MM-DDT...` moved by `shift` days; anything else unchanged.
 fn shift_date(s: &str, shift: i64) -> Option<String> {
     let b = s.as_bytes();
@@ -102,7 +81,7 @@ fn shift_date(s: &str, shift: i64) -> Option<String> {
         return None;
     }
     let (y, m, d): (i64, i64, i64) = (s[0..4].parse().ok()?, s[5..7].parse().ok()?, s[8..10].parse().ok()?);
-    let (y, m, d) = civil_from_days(days_from_civil(y, m, d) + shift);
+    let (y, m, d) = conformance_tests::calendar::civil_from_days(conformance_tests::calendar::days_from_civil(y, m, d) + shift);
     Some(format!("{y:04}-{m:02}-{d:02}{}", &s[10..]))
 }
 
@@ -237,8 +216,7 @@ async fn main() {
     let copies: u64 = args[3].parse().expect("copies");
     let concurrency: usize = args.get(4).and_then(|c| c.parse().ok()).unwrap_or(2);
     let first: u64 = args.get(5).and_then(|c| c.parse().ok()).unwrap_or(1);
-    let mut paths: Vec<_> = std::fs::read_dir(dir).expect("folder").map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    paths.sort();
+    let paths = conformance_tests::json_files(std::path::Path::new(dir));
     let mut bundles = Vec::new();
     let mut per_round = 0usize;
     for p in &paths {

@@ -2,7 +2,7 @@
 //! server-managed meta.versionId/lastUpdated); the few that break an R4 rule are refused, and the
 //! refusal must point at the listed rule (profiles/tests/known-invalid-examples.tsv says why).
 
-use conformance_tests::{both_backends, corpora, Fhir};
+use conformance_tests::{both_backends, corpora, json_files, Fhir};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -69,8 +69,7 @@ fn decimal_identity_is_value_and_precision() {
 
 async fn every_r4_example_round_trips(f: &Fhir) {
     let dir = corpora().join("fhir-r4-examples/examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("examples dir").map(|e| e.unwrap().path()).filter(|p| p.extension().map(|e| e == "json").unwrap_or(false)).collect();
-    files.sort();
+    let files = json_files(&dir);
     assert_eq!(files.len(), 715);
     let invalid = known_invalid();
     let results: Vec<Result<(), String>> = futures::stream::iter(files)

@@ -15,7 +15,8 @@
 //! `both_backends!`; an external `FHIR_BASE_URL` server must be empty). `SEARCH_SUITE_VERBOSE=1`
 //! lists every case with its expected size and timing.
 
-use conformance_tests::{both_backends, corpora, Fhir};
+use conformance_tests::calendar::{civil_from_days, days_from_civil};
+use conformance_tests::{both_backends, corpora, json_files, Fhir};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -136,32 +137,10 @@ fn now_micros() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
 }
 
-/// Days since 1970-01-01 to (y, m, d) (H. Hinnant's civil_from_days).
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + if m <= 2 { 1 } else { 0 }, m, d)
-}
-
-/// (y, m, d) to days since 1970-01-01.
-fn days(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468
-}
-
 /// A millisecond instant, as a query value.
 fn instant(micros: i64) -> String {
     let (secs, ms) = (micros.div_euclid(1_000_000), micros.rem_euclid(1_000_000) / 1000);
-    let (y, m, d) = civil(secs.div_euclid(86_400));
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{ms:03}Z", s / 3600, s / 60 % 60, s % 60)
 }
@@ -172,13 +151,6 @@ async fn cut() -> String {
     let t = instant(now_micros());
     tokio::time::sleep(Duration::from_millis(40)).await;
     t
-}
-
-fn sorted_json_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files: Vec<_> =
-        std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
-    files.sort();
-    files
 }
 
 fn rewrite_refs(v: &mut Value, map: &HashMap<String, String>) {
@@ -212,7 +184,7 @@ async fn load(f: &Fhir) -> Corpus {
 
     // Wave 0: the official examples of EXAMPLE_TYPES, PUT under their own ids.
     let mut examples = Vec::new();
-    for path in sorted_json_files(&corpora().join("fhir-r4-examples/examples")) {
+    for path in json_files(&corpora().join("fhir-r4-examples/examples")) {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
         if !EXAMPLE_TYPES.iter().any(|t| name.starts_with(&format!("{t}-"))) {
             continue;
@@ -238,7 +210,7 @@ async fn load(f: &Fhir) -> Corpus {
     c.cuts.push(cut().await);
 
     // Waves 1 and 2: the Synthea transactions, 15 at a time.
-    let files = sorted_json_files(&corpora().join("synthea/fhir-r4"));
+    let files = json_files(&corpora().join("synthea/fhir-r4"));
     assert_eq!(files.len(), 30);
     for wave in [0..15, 15..30] {
         let mut posted: Vec<(usize, Value, Value)> = futures::stream::iter(wave.map(|i| (i, files[i].clone())))
@@ -605,12 +577,12 @@ fn dt_range(s: &str) -> Option<(i64, i64)> {
     let day = 86_400_000_000i64;
     let Some(time) = time else {
         return Some(match p.as_slice() {
-            [y] => (days(*y, 1, 1) * day, days(y + 1, 1, 1) * day - 1),
+            [y] => (days_from_civil(*y, 1, 1) * day, days_from_civil(y + 1, 1, 1) * day - 1),
             [y, m] => {
                 let (ny, nm) = if *m == 12 { (y + 1, 1) } else { (*y, m + 1) };
-                (days(*y, *m, 1) * day, days(ny, nm, 1) * day - 1)
+                (days_from_civil(*y, *m, 1) * day, days_from_civil(ny, nm, 1) * day - 1)
             }
-            [y, m, d] => (days(*y, *m, *d) * day, days(*y, *m, *d) * day + day - 1),
+            [y, m, d] => (days_from_civil(*y, *m, *d) * day, days_from_civil(*y, *m, *d) * day + day - 1),
             _ => return None,
         });
     };
@@ -627,7 +599,7 @@ fn dt_range(s: &str) -> Option<(i64, i64)> {
     };
     let cp: Vec<&str> = clock.split(':').collect();
     let (h, mi): (i64, i64) = (cp[0].parse().ok()?, cp.get(1)?.parse().ok()?);
-    let mut lo = days(*y, *m, *d) * day + (h * 3600 + mi * 60 - offset_min * 60) * 1_000_000;
+    let mut lo = days_from_civil(*y, *m, *d) * day + (h * 3600 + mi * 60 - offset_min * 60) * 1_000_000;
     let width = match cp.get(2) {
         None => 60_000_000,
         Some(sec) => {
@@ -1322,7 +1294,7 @@ fn table(c: &Corpus) -> Vec<Case> {
     let obs_day = {
         let o = c.of("Observation").filter(|r| matches!(r.origin, Origin::Synthea(7, _))).nth(10).unwrap();
         let (lo, _) = dt_range(o.json["effectiveDateTime"].as_str().unwrap()).unwrap();
-        let (y, m, dd) = civil(lo.div_euclid(86_400_000_000));
+        let (y, m, dd) = civil_from_days(lo.div_euclid(86_400_000_000));
         format!("{y:04}-{m:02}-{dd:02}")
     };
     for (name, q) in [
@@ -2122,13 +2094,13 @@ both_backends!(search_conformance_suite);
 #[test]
 fn helpers_follow_the_spec() {
     assert_eq!(fold("Álvarez-NÚÑEZ Zoë"), "alvarez-nunez zoe");
-    assert_eq!(dt_range("2021").unwrap(), (days(2021, 1, 1) * 86_400_000_000, days(2022, 1, 1) * 86_400_000_000 - 1));
+    assert_eq!(dt_range("2021").unwrap(), (days_from_civil(2021, 1, 1) * 86_400_000_000, days_from_civil(2022, 1, 1) * 86_400_000_000 - 1));
     let (lo, hi) = dt_range("2020-02").unwrap();
     assert_eq!(hi - lo + 1, 29 * 86_400_000_000);
     assert_eq!(dt_range("2015-02-07T13:28:17-05:00").unwrap().0, dt_range("2015-02-07T18:28:17Z").unwrap().0);
     assert_eq!(dt_range("2015-02-07T13:28:17.239+02:00").unwrap().1 - dt_range("2015-02-07T13:28:17.239+02:00").unwrap().0, 999);
     assert_eq!(instant(dt_range("1999-12-31T23:59:58.5Z").unwrap().0), "1999-12-31T23:59:58.500Z");
-    assert_eq!(civil(days(1969, 12, 31)), (1969, 12, 31));
+    assert_eq!(civil_from_days(days_from_civil(1969, 12, 31)), (1969, 12, 31));
     let d = dec("1.50");
     assert!((d.lo - 1.495).abs() < 1e-12 && (d.hi - 1.505).abs() < 1e-12);
     assert_eq!((dec("1e2").lo, dec("1e2").hi), (50.0, 150.0));

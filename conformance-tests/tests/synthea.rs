@@ -1,6 +1,6 @@
 //! The 30 Synthea patients load as transactions, and every reference in what they stored resolves.
 
-use conformance_tests::{both_backends, corpora, Fhir};
+use conformance_tests::{both_backends, corpora, json_files, Fhir};
 use futures::StreamExt;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -24,8 +24,7 @@ fn collect_references(v: &Value, out: &mut BTreeSet<String>) {
 
 async fn synthea_transactions_load_and_resolve(f: &Fhir) {
     let dir = corpora().join("synthea/fhir-r4");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).expect("synthea dir").map(|e| e.unwrap().path()).filter(|p| p.extension().map(|e| e == "json").unwrap_or(false)).collect();
-    files.sort();
+    let files = json_files(&dir);
     assert_eq!(files.len(), 30);
     let mut locations = Vec::new();
     let mut entries_total = 0;
