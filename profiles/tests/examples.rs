@@ -11,6 +11,11 @@ fn new_issues<'a>(v: &Validator, json: &serde_json::Value, before: &'a [Issue]) 
     v.validate(json).into_iter().filter(move |i| !before.contains(i))
 }
 
+/// The new issues as `expression code` lines.
+fn new_issue_lines(v: &Validator, json: &serde_json::Value, before: &[Issue]) -> Vec<String> {
+    new_issues(v, json, before).map(|i| format!("{} {}", i.expression, i.code)).collect()
+}
+
 fn examples_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpora/fhir-r4-examples/examples")
 }
@@ -145,9 +150,7 @@ fn wrong_json_type_found_everywhere_in_examples() {
         let root = json["resourceType"].as_str().unwrap().to_string();
         let mut expected = Vec::new();
         retype(&mut json, root, &mut expected);
-        let mut got: Vec<String> = new_issues(v, &json, &before)
-            .map(|i| format!("{} {}", i.expression, i.code))
-            .collect();
+        let mut got: Vec<String> = new_issue_lines(v, &json, &before);
         got.sort();
         expected.sort();
         assert_eq!(got, expected, "{}", path.display());
@@ -208,9 +211,7 @@ fn cardinality_shape_flips_in_examples() {
                 Value::Array(mut a) => a.remove(0),
                 other => Value::Array(vec![other]),
             };
-            let got: Vec<_> = new_issues(v, &m, &before)
-                .map(|i| format!("{} {}", i.expression, i.code))
-                .collect();
+            let got: Vec<_> = new_issue_lines(v, &m, &before);
             assert_eq!(
                 got,
                 vec![format!("{expr} structure")],
@@ -302,9 +303,7 @@ fn required_code_mutations_in_examples() {
         for (ptr, expr) in sites.into_iter().take(40) {
             let mut m = json.clone();
             *m.pointer_mut(&ptr).unwrap() = Value::String("zz-not-a-member".into());
-            let got: Vec<_> = new_issues(v, &m, &before)
-                .map(|i| format!("{} {}", i.expression, i.code))
-                .collect();
+            let got: Vec<_> = new_issue_lines(v, &m, &before);
             assert_eq!(
                 got,
                 vec![format!("{expr} code-invalid")],
