@@ -409,12 +409,17 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
     Ok(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.to_string(), cond })
 }
 
-/// `head.rest` where head is `reference` or `reference:Type`.
-fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
-    let (code, type_hint) = match head.split_once(':') {
+/// `reference` or `reference:Type`, as the head of a chain.
+fn split_type_hint(head: &str) -> (&str, Option<&str>) {
+    match head.split_once(':') {
         Some((c, t)) => (c, Some(t)),
         None => (head, None),
-    };
+    }
+}
+
+/// `head.rest` where head is `reference` or `reference:Type`.
+fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+    let (code, type_hint) = split_type_hint(head);
     let Some(sp) = reg.param(rt, code) else {
         return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
     };
@@ -530,10 +535,7 @@ fn path_kind(reg: &Registry, rt: &str, path: &str) -> Option<ParamType> {
         Some((h, r)) => (h, Some(r)),
         None => (path, None),
     };
-    let (code, hint) = match head.split_once(':') {
-        Some((c, t)) => (c, Some(t)),
-        None => (head, None),
-    };
+    let (code, hint) = split_type_hint(head);
     let sp = reg.param(rt, code)?;
     let Some(rest) = rest else { return Some(sp.kind) };
     let targets: Vec<&str> = match hint {
