@@ -4,6 +4,7 @@
 //! matches the start of a word in the document, case- and accent-insensitively.
 
 use crate::extract::fold;
+use unicode_normalization::char::is_combining_mark;
 use serde_json::Value;
 
 /// A document as stored: folded words, one space apart, with a space at each end so a word start
@@ -11,9 +12,18 @@ use serde_json::Value;
 pub fn document(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push(' ');
-    for w in fold(text).split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
-        out.push_str(w);
-        out.push(' ');
+    // Folding word by word keeps the (slow) Unicode decomposition to the words that need it;
+    // marks stay with their word until folding strips them.
+    for w in text.split(|c: char| !(c.is_alphanumeric() || is_combining_mark(c))).filter(|w| !w.is_empty()) {
+        if w.is_ascii() {
+            out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+            out.push(' ');
+            continue;
+        }
+        for part in fold(w).split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()) {
+            out.push_str(part);
+            out.push(' ');
+        }
     }
     out
 }
@@ -107,6 +117,9 @@ mod tests {
     #[test]
     fn documents_fold_and_split_words() {
         assert_eq!(document("Héart-Attack, (acute)"), " heart attack acute ");
+        // Decomposed accents stay with their word until folding removes them.
+        assert_eq!(document("A\u{30a}ngstro\u{308}m x"), " angstrom x ");
+        assert_eq!(document("Ångström x"), " angstrom x ");
         assert_eq!(narrative(&serde_json::json!({"text": {"div": "<div xmlns=\"x\"><p>Bob &amp; <b>Alice</b></p></div>"}})).map(|t| document(&t)), Some(" bob alice ".into()));
     }
 
