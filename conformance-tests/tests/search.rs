@@ -352,6 +352,19 @@ async fn token_modifiers_use_stored_terminology(f: &Fhir) {
     // Value sets of the R4 package are known without being stored.
     let b = f.get(&format!("Patient?_id={p}&gender:in=http://hl7.org/fhir/ValueSet/administrative-gender")).await.expect(200).json();
     assert_eq!(match_ids(&b), [p.clone()]);
+    // Conditional operations mean what a search means: terminology modifiers and this server's own
+    // absolute URLs included.
+    let sys = &sys;
+    let if_none_exist = move |criteria: String| async move {
+        let o = json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys.clone(), "code": "A2"}]}, "subject": {"reference": format!("Patient/{p}")}});
+        f.send(reqwest::Method::POST, "Observation", Some(&o), &[("If-None-Exist", criteria.as_str())]).await
+    };
+    let several = if_none_exist(format!("subject=Patient/{p}&code:in={vs_url}")).await;
+    assert_eq!(several.status, 412, "three matches: {}", several.text);
+    let below_a2 = format!("subject={}/Patient/{p}&code:below={sys}|A2", f.base);
+    let created = if_none_exist(below_a2.clone()).await.expect(201).json();
+    let again = if_none_exist(below_a2).await.expect(200).json();
+    assert_eq!(again["id"], created["id"], "the second conditional create finds the first");
     for (bad, at) in [
         ("code:in=http://example.org/no-such-vs".to_string(), "code:in"),
         ("code:below=A".to_string(), "code:below"),

@@ -28,12 +28,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 // fails when one of them starts passing, so the list stays honest.
 // =============================================================================================
 
-const KNOWN_SERVER_BUGS: &[(&str, &str)] = &[(
-    "subject-absolute-url-of-this-server",
-    "an absolute reference value is only compared with stored absolute URLs; search.html says a \
-     relative reference and an absolute URL resolving to the same resource SHOULD match, and \
-     [base]/Patient/x is Patient/x on this server",
-)];
+const KNOWN_SERVER_BUGS: &[(&str, &str)] = &[];
 
 // =============================================================================================
 // Ground truth

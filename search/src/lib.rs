@@ -214,6 +214,20 @@ impl Terminology for NoTerminology {
     }
 }
 
+/// What parsing a query needs from the server around it.
+#[derive(Clone, Copy)]
+pub struct ParseEnv<'a> {
+    /// Answers token `:in`, `:not-in`, `:above` and `:below`.
+    pub terminology: &'a (dyn Terminology + Sync),
+    /// The server's own base URL (no trailing slash): a reference value under it is a local `Type/id`.
+    pub base: Option<&'a str>,
+}
+
+impl ParseEnv<'static> {
+    /// No terminology and no known base.
+    pub const NONE: ParseEnv<'static> = ParseEnv { terminology: &NoTerminology, base: None };
+}
+
 /// Parameters whose published expression we could evaluate but whose meaning we cannot honour yet.
 const REFUSED_CODES: &[(&str, &str)] = &[("phonetic", "phonetic matching is not implemented")];
 
@@ -524,18 +538,18 @@ impl Registry {
 
     /// Parse query parameters (already percent-decoded name/value pairs) for a type-level search.
     pub fn parse_query(&self, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
-        query::parse(self, &NoTerminology, resource_type, params)
+        query::parse(self, &ParseEnv::NONE, resource_type, params)
     }
 
-    /// Like [`Registry::parse_query`], answering terminology modifiers through `tx`.
-    pub fn parse_query_with(&self, tx: &dyn Terminology, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
-        query::parse(self, tx, resource_type, params)
+    /// Like [`Registry::parse_query`], with what the server around the query knows (terminology, its base URL).
+    pub fn parse_query_in(&self, env: &ParseEnv, resource_type: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
+        query::parse(self, env, resource_type, params)
     }
 
-    /// Like [`Registry::parse_query`], for `Prefer: handling=lenient`: refused parameters are left
+    /// Like [`Registry::parse_query_in`], for `Prefer: handling=lenient`: refused parameters are left
     /// out of the query and returned, so the caller can say what it ignored.
-    pub fn parse_query_lenient(&self, tx: &dyn Terminology, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
-        query::parse_all(self, tx, resource_type, params)
+    pub fn parse_query_lenient(&self, env: &ParseEnv, resource_type: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
+        query::parse_all(self, env, resource_type, params)
     }
 
     /// The keys of a `_sort` value (`a,-b`) for `resource_type`, in order.

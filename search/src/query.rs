@@ -1,7 +1,7 @@
 //! Query-string parsing (R4 search.html) and translation to one SQL condition.
 
 use crate::extract::{date_range, fold, number_range, parse_reference};
-use crate::{NoTerminology, ParamType, Registry, Terminology};
+use crate::{ParamType, ParseEnv, Registry, Terminology};
 
 /// A parsed type-level search: filters (ANDed) and result parameters kept verbatim.
 #[derive(Debug, Clone)]
@@ -311,8 +311,8 @@ fn table_of(kind: ParamType) -> Option<&'static str> {
     })
 }
 
-pub(crate) fn parse(reg: &Registry, tx: &dyn Terminology, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
-    let (q, mut errors) = parse_all(reg, tx, rt, params);
+pub(crate) fn parse(reg: &Registry, env: &ParseEnv, rt: &str, params: &[(String, String)]) -> Result<Query, SearchError> {
+    let (q, mut errors) = parse_all(reg, env, rt, params);
     match errors.is_empty() {
         true => Ok(q),
         false => Err(errors.swap_remove(0)),
@@ -320,7 +320,7 @@ pub(crate) fn parse(reg: &Registry, tx: &dyn Terminology, rt: &str, params: &[(S
 }
 
 /// Parses every parameter, keeping the good ones and returning the refusals beside them.
-pub(crate) fn parse_all(reg: &Registry, tx: &dyn Terminology, rt: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
+pub(crate) fn parse_all(reg: &Registry, env: &ParseEnv, rt: &str, params: &[(String, String)]) -> (Query, Vec<SearchError>) {
     let mut q = Query { filters: Vec::new(), control: Vec::new(), resource_type: rt.to_string() };
     let mut errors = Vec::new();
     for (name, value) in params {
@@ -329,7 +329,7 @@ pub(crate) fn parse_all(reg: &Registry, tx: &dyn Terminology, rt: &str, params: 
             q.control.push((name.clone(), value.clone()));
             continue;
         }
-        match parse_filter(reg, tx, rt, name, name, value, 0) {
+        match parse_filter(reg, env, rt, name, name, value, 0) {
             Ok(f) => q.filters.push(f),
             Err(e) => errors.push(e),
         }
@@ -338,12 +338,12 @@ pub(crate) fn parse_all(reg: &Registry, tx: &dyn Terminology, rt: &str, params: 
 }
 
 /// One parameter on `rt`; `top` is the parameter as the client wrote it, for error messages.
-fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_filter(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, name: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     if depth > MAX_DEPTH {
         return Err(err(top, format!("chains and _has nest at most {MAX_DEPTH} deep")));
     }
     if let Some(rest) = name.strip_prefix("_has:") {
-        return parse_has(reg, tx, rt, top, rest, value, depth);
+        return parse_has(reg, env, rt, top, rest, value, depth);
     }
     if name == "_has" {
         return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
@@ -360,7 +360,7 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
             return Err(err(top, "_filter takes no modifier"));
         }
         let expr = crate::filter::parse(value).map_err(|m| err(top, m))?;
-        return filter_expr(reg, tx, rt, top, &expr, depth);
+        return filter_expr(reg, env, rt, top, &expr, depth);
     }
     if code == "_type" {
         return Err(err(top, "_type applies to system-level search ([base]?_type=...) only"));
@@ -376,7 +376,7 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
         return Ok(Filter { param: code.to_string(), modifier: None, value: value.to_string(), cond });
     }
     if let Some((head, rest)) = name.split_once('.') {
-        return parse_chain(reg, tx, rt, top, head, rest, value, depth);
+        return parse_chain(reg, env, rt, top, head, rest, value, depth);
     }
     let modifier = name.split_once(':').map(|(_, m)| m);
     let Some(sp) = reg.param(rt, code) else {
@@ -394,7 +394,7 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
             return Err(err(top, format!("search parameter '{code}' is not supported yet")));
         }
         if sp.kind == ParamType::Composite {
-            parse_composite(reg, tx, top, sp, modifier, value)?
+            parse_composite(reg, env, top, sp, modifier, value)?
         } else if sp.kind == ParamType::Special {
             match modifier {
                 Some("missing") => missing_cond(top, "idx_number", Some(format!("{code}$0")), value)?,
@@ -403,7 +403,7 @@ fn parse_filter(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, name:
                 None => Cond::Near(crate::near::parse(top, value)?),
             }
         } else {
-            parse_cond(reg, tx, top, sp.kind, &sp.targets, modifier, value)?
+            parse_cond(reg, env, top, sp.kind, &sp.targets, modifier, value)?
         }
     };
     Ok(Filter { param: code.to_string(), modifier: modifier.map(str::to_string), value: value.to_string(), cond })
@@ -418,7 +418,7 @@ fn split_type_hint(head: &str) -> (&str, Option<&str>) {
 }
 
 /// `head.rest` where head is `reference` or `reference:Type`.
-fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_chain(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     let (code, type_hint) = split_type_hint(head);
     let Some(sp) = reg.param(rt, code) else {
         return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
@@ -442,7 +442,7 @@ fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: 
         if !inner_code.starts_with('_') && reg.param(t, inner_code).is_none() {
             continue;
         }
-        targets.push((t.clone(), Box::new(parse_filter(reg, tx, t, top, rest, value, depth + 1)?)));
+        targets.push((t.clone(), Box::new(parse_filter(reg, env, t, top, rest, value, depth + 1)?)));
     }
     if targets.is_empty() {
         return Err(err(top, format!("no target type of '{code}' ({}) has a search parameter '{inner_code}'", candidates.join(", "))));
@@ -451,7 +451,7 @@ fn parse_chain(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, head: 
 }
 
 /// `Type:reference:parameter` after `_has:`.
-fn parse_has(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
+fn parse_has(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     let mut it = rest.splitn(3, ':');
     let (Some(source), Some(reference), Some(inner)) = (it.next(), it.next(), it.next()) else {
         return Err(err(top, "_has takes the form _has:Type:reference:parameter"));
@@ -466,7 +466,7 @@ fn parse_has(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, rest: &s
     if !sp.targets.is_empty() && !sp.targets.iter().any(|t| t == rt) {
         return Err(err(top, format!("'{source}.{reference}' never points at {rt}")));
     }
-    let inner = parse_filter(reg, tx, source, top, inner, value, depth + 1)?;
+    let inner = parse_filter(reg, env, source, top, inner, value, depth + 1)?;
     Ok(Filter {
         param: "_has".into(),
         modifier: Some(format!("{source}:{reference}")),
@@ -484,13 +484,13 @@ fn values(name: &str, value: &str) -> Result<Vec<String>, SearchError> {
 }
 
 /// One `_filter` (sub)expression on `rt` as a filter.
-fn filter_expr(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, e: &crate::filter::Expr, depth: usize) -> Result<Filter, SearchError> {
+fn filter_expr(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, e: &crate::filter::Expr, depth: usize) -> Result<Filter, SearchError> {
     use crate::filter::Expr;
     let group = |param: &str, cond: Cond| Filter { param: param.to_string(), modifier: None, value: String::new(), cond };
     match e {
-        Expr::And(es) => Ok(group("_filter", Cond::All(es.iter().map(|e| filter_expr(reg, tx, rt, top, e, depth)).collect::<Result<_, _>>()?))),
-        Expr::Or(es) => Ok(group("_filter", Cond::Any(es.iter().map(|e| filter_expr(reg, tx, rt, top, e, depth)).collect::<Result<_, _>>()?))),
-        Expr::Not(e) => Ok(group("_filter", Cond::Not(Box::new(filter_expr(reg, tx, rt, top, e, depth)?)))),
+        Expr::And(es) => Ok(group("_filter", Cond::All(es.iter().map(|e| filter_expr(reg, env, rt, top, e, depth)).collect::<Result<_, _>>()?))),
+        Expr::Or(es) => Ok(group("_filter", Cond::Any(es.iter().map(|e| filter_expr(reg, env, rt, top, e, depth)).collect::<Result<_, _>>()?))),
+        Expr::Not(e) => Ok(group("_filter", Cond::Not(Box::new(filter_expr(reg, env, rt, top, e, depth)?)))),
         Expr::Test { path, op, value } => {
             let kind = path_kind(reg, rt, path).ok_or_else(|| err(top, format!("'{path}' is not a search parameter of {rt}")))?;
             let ordered = matches!(kind, ParamType::Date | ParamType::Number | ParamType::Quantity);
@@ -500,7 +500,7 @@ fn filter_expr(reg: &Registry, tx: &dyn Terminology, rt: &str, top: &str, e: &cr
                     Some(m) => format!("{path}:{m}"),
                     None => path.clone(),
                 };
-                parse_filter(reg, tx, rt, top, &name, &v, depth)
+                parse_filter(reg, env, rt, top, &name, &v, depth)
             };
             let bad = || err(top, format!("'{op}' does not apply to '{path}' ({kind:?})"));
             match (op.as_str(), kind) {
@@ -624,7 +624,7 @@ fn missing_cond(name: &str, table: &'static str, stored_param: Option<String>, v
 }
 
 /// `code-value-quantity=http://loinc.org|8480-6$lt60`: one value per component, joined by `$`.
-fn parse_composite(reg: &Registry, tx: &dyn Terminology, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
+fn parse_composite(reg: &Registry, env: &ParseEnv, name: &str, sp: &crate::SearchParam, modifier: Option<&str>, value: &str) -> Result<Cond, SearchError> {
     let first = table_of(sp.components[0].kind).expect("components are never composite or special");
     match modifier {
         Some("missing") => return missing_cond(name, first, Some(format!("{}$0", sp.code)), value),
@@ -643,7 +643,7 @@ fn parse_composite(reg: &Registry, tx: &dyn Terminology, name: &str, sp: &crate:
                 return Err(err(name, format!("'{v}' has an empty part")));
             }
             // A part is one value: a ',' inside it was split off above, so the cond has one alternative.
-            match parse_cond(reg, tx, name, c.kind, &c.targets, None, part)? {
+            match parse_cond(reg, env, name, c.kind, &c.targets, None, part)? {
                 Cond::Rows { table, alts, .. } if alts.len() == 1 => comps.push((table, alts.into_iter().next().unwrap())),
                 _ => return Err(err(name, format!("'{part}' is not a single value"))),
             }
@@ -655,7 +655,7 @@ fn parse_composite(reg: &Registry, tx: &dyn Terminology, name: &str, sp: &crate:
 
 fn parse_cond(
     reg: &Registry,
-    tx: &dyn Terminology,
+    env: &ParseEnv,
     name: &str,
     kind: ParamType,
     targets: &[String],
@@ -700,7 +700,7 @@ fn parse_cond(
             negate = matches!(modifier, Some("not" | "not-in"));
             for v in vals {
                 if let Some(m @ ("in" | "not-in" | "above" | "below")) = modifier {
-                    alts.push(terminology_alt(tx, name, m, &v)?);
+                    alts.push(terminology_alt(env.terminology, name, m, &v)?);
                     continue;
                 }
                 if modifier == Some("text") {
@@ -769,6 +769,11 @@ fn parse_cond(
                 if v.contains('|') {
                     return Err(err(name, "versioned canonical references are not supported yet"));
                 }
+                // search.html: an absolute URL resolving to this server means its relative `Type/id`.
+                let v = match env.base.and_then(|b| v.strip_prefix(b)).and_then(|rest| rest.strip_prefix('/')) {
+                    Some(local) => local.to_string(),
+                    None => v,
+                };
                 if let Some(t) = type_mod {
                     let id = v.strip_prefix(&format!("{t}/")).unwrap_or(&v);
                     if !valid_id(id) {
@@ -961,10 +966,10 @@ impl Query {
         }
         let mut any = Vec::new();
         for p in params {
-            any.push(parse_filter(reg, &NoTerminology, &self.resource_type, &at, p, &format!("{ctype}/{cid}"), 0)?);
+            any.push(parse_filter(reg, &ParseEnv::NONE, &self.resource_type, &at, p, &format!("{ctype}/{cid}"), 0)?);
         }
         if self.resource_type == ctype {
-            any.push(parse_filter(reg, &NoTerminology, ctype, &at, "_id", cid, 0)?);
+            any.push(parse_filter(reg, &ParseEnv::NONE, ctype, &at, "_id", cid, 0)?);
         }
         if any.is_empty() {
             return Err(err(&at, format!("{} is not in the {ctype} compartment", self.resource_type)));

@@ -226,7 +226,7 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
         }
         (None, _) => {
             let params: Vec<(String, String)> = form_urlencoded::parse(r.query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
-            let q = search::Registry::r4().parse_query(&r.res_type, &params).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+            let q = super::search_terminology::parse_criteria(app, &r.res_type, &params).await?;
             if let Some((k, _)) = q.control.first() {
                 return Err(FhirError::bad_request(format!("'{k}' is not supported inside a Bundle search yet")).at(k.clone()));
             }

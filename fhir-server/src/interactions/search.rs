@@ -168,9 +168,9 @@ enum Scope {
 }
 
 /// The parsed queries, one per searched type, or the first refusal.
-fn parse_all(types: &[String], params: &[(String, String)], tx: &search_terminology::Resolved) -> Result<Vec<search::Query>, search::SearchError> {
+fn parse_all(types: &[String], params: &[(String, String)], env: &search::ParseEnv) -> Result<Vec<search::Query>, search::SearchError> {
     let reg = search::Registry::r4();
-    types.iter().map(|t| reg.parse_query_with(tx, t, params)).collect()
+    types.iter().map(|t| reg.parse_query_in(env, t, params)).collect()
 }
 
 async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
@@ -184,12 +184,13 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
         }
         Scope::System => system_types(params)?,
     };
-    let tx = if search_terminology::needed(&params) { search_terminology::resolve(app, &types, &params).await? } else { Default::default() };
+    let resolved = if search_terminology::needed(&params) { search_terminology::resolve(app, &types, &params).await? } else { Default::default() };
     // A parameter refused on any searched type is refused for the search; lenient mode drops it
     // everywhere and says so, so every type answers the same query.
     let mut ignored: Vec<search::SearchError> = Vec::new();
+    let env = search::ParseEnv { terminology: &resolved, base: Some(&app.base) };
     let mut queries = loop {
-        match parse_all(&types, &params, &tx) {
+        match parse_all(&types, &params, &env) {
             Ok(q) => break q,
             Err(e) if lenient && !ignored.iter().any(|i| i.param == e.param) => {
                 params.retain(|(k, _)| *k != e.param);

@@ -5,8 +5,8 @@
 use crate::app::App;
 use crate::error::FhirResult;
 use serde_json::Value;
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use terminology::{InMemory, TxError};
 
 /// Definitions pulled in while resolving one need; bounds a chain of imports and systems.
@@ -20,15 +20,15 @@ enum Need {
 
 /// Records what a parse asks for and answers nothing, so one dry parse lists every need.
 #[derive(Default)]
-struct Recorder(RefCell<Vec<Need>>);
+struct Recorder(Mutex<Vec<Need>>);
 
 impl search::Terminology for Recorder {
     fn value_set_codes(&self, reference: &str) -> Result<Vec<(String, String)>, String> {
-        self.0.borrow_mut().push(Need::ValueSet(reference.to_string()));
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Need::ValueSet(reference.to_string()));
         Ok(Vec::new())
     }
     fn related_codes(&self, system: &str, code: &str, below: bool) -> Result<Vec<String>, String> {
-        self.0.borrow_mut().push(Need::Related { system: system.into(), code: code.into(), below });
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(Need::Related { system: system.into(), code: code.into(), below });
         Ok(Vec::new())
     }
 }
@@ -61,9 +61,9 @@ pub fn needed(params: &[(String, String)]) -> bool {
 pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -> FhirResult<Resolved> {
     let recorder = Recorder::default();
     for rt in types {
-        let _ = search::Registry::r4().parse_query_lenient(&recorder, rt, params);
+        let _ = search::Registry::r4().parse_query_lenient(&search::ParseEnv { terminology: &recorder, base: None }, rt, params);
     }
-    let mut needs = recorder.0.into_inner();
+    let mut needs = recorder.0.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut seen = std::collections::HashSet::new();
     needs.retain(|n| seen.insert(n.clone()));
     let mut out = Resolved::default();
@@ -97,6 +97,15 @@ pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -
         }
     }
     Ok(out)
+}
+
+/// Parses the criteria of one query for `rt` as a search would (this server's base, terminology
+/// resolved first): conditional operations and Bundle searches mean what a search means.
+pub async fn parse_criteria(app: &App, rt: &str, params: &[(String, String)]) -> FhirResult<search::Query> {
+    let types = [rt.to_string()];
+    let resolved = if needed(params) { resolve(app, &types, params).await? } else { Resolved::default() };
+    let env = search::ParseEnv { terminology: &resolved, base: Some(&app.base) };
+    search::Registry::r4().parse_query_in(&env, rt, params).map_err(|e| crate::error::FhirError::bad_request(e.message).at(e.param))
 }
 
 /// Runs `op`, fetching each CodeSystem or ValueSet it reports missing and trying again.

@@ -225,9 +225,7 @@ pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, l
     if pairs.is_empty() {
         return Err(FhirError::bad_request("a conditional operation needs search criteria"));
     }
-    let q = search::Registry::r4()
-        .parse_query(res_type, &pairs)
-        .map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+    let q = super::search_terminology::parse_criteria(app, res_type, &pairs).await?;
     if let Some((k, _)) = q.control.first() {
         return Err(FhirError::bad_request(format!("'{k}' cannot be used in a conditional operation's criteria")).at(k.clone()));
     }
