@@ -36,6 +36,7 @@ fn start_in_thread(database_url: String) -> String {
                 base_path: "/fhir".into(),
                 public_base: None,
                 max_connections: 8,
+                reindex: Default::default(),
             })
             .await;
             match running {
@@ -67,28 +68,44 @@ pub fn target(backend: Backend) -> Option<&'static Target> {
     }
     match backend {
         Backend::Sqlite => Some(SQLITE.get_or_init(|| {
-            let dir = std::env::temp_dir().join(format!("fhir-ct-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
-            let url = format!("sqlite://{}/fhir.db", dir.display());
+            let url = fresh_database(Backend::Sqlite).expect("SQLite needs no server");
             let base = start_in_thread(url.clone());
             Target { base, name: "sqlite", database_url: Some(url) }
         })),
-        Backend::Postgres => PG.get_or_init(start_postgres).as_ref(),
+        Backend::Postgres => PG.get_or_init(|| {
+            let url = fresh_database(Backend::Postgres)?;
+            Some(Target { base: start_in_thread(url.clone()), name: "postgres", database_url: Some(url) })
+        })
+        .as_ref(),
     }
 }
 
-fn start_postgres() -> Option<Target> {
+/// The URL of a new, empty database for a server of our own: a SQLite file in a fresh folder, or
+/// a new PostgreSQL database (None, after saying why, when PostgreSQL is unreachable outside CI).
+pub fn fresh_database(backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("fhir-ct-{}-{}", std::process::id(), uuid::Uuid::new_v4()));
+            Some(format!("sqlite://{}/fhir.db", dir.display()))
+        }
+        Backend::Postgres => postgres_database(),
+    }
+}
+
+fn postgres_database() -> Option<String> {
     let admin = std::env::var("FHIR_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let db = format!("fhir_ct_{}_{}", std::process::id(), uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("x"));
+    let ours = format!("fhir_ct_{}_", std::process::id());
+    let db = format!("{ours}{}", uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("x"));
     let created = std::thread::scope(|s| {
         s.spawn(|| {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 use sqlx::Connection;
                 let mut c = sqlx::PgConnection::connect(&admin).await?;
-                // Databases of earlier runs are dropped; one still in use (a concurrent run) refuses
+                // Databases of earlier runs (other processes) are dropped; one still in use (a concurrent run) refuses
                 // the drop, and that refusal is fine.
                 let stale: Vec<(String,)> = sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'fhir\\_ct\\_%'").fetch_all(&mut c).await?;
-                for (name,) in stale {
+                for (name,) in stale.into_iter().filter(|(n,)| !n.starts_with(&ours)) {
                     let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut c).await;
                 }
                 sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut c).await?;
@@ -106,11 +123,10 @@ fn start_postgres() -> Option<Target> {
         eprintln!("SKIP PostgreSQL cases: {admin} unreachable ({e}); set CI=true to make this fatal");
         return None;
     }
-    let url = match admin.rsplit_once('/') {
+    Some(match admin.rsplit_once('/') {
         Some((head, _)) => format!("{head}/{db}"),
         None => admin.clone(),
-    };
-    Some(Target { base: start_in_thread(url.clone()), name: "postgres", database_url: Some(url) })
+    })
 }
 
 /// Runs one case body on a backend (skipping where [`target`] says so).

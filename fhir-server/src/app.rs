@@ -2,6 +2,7 @@
 
 use crate::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Everything a request handler needs.
 pub struct App {
@@ -23,6 +24,10 @@ impl App {
     /// The FHIRPath engine over the R4 type model, the one search indexing uses (one cache, one set of type tables).
     pub fn fhirpath(&self) -> &'static fhirpath::Engine {
         search::Registry::r4().engine()
+    }
+    /// The search registry in force (the R4 parameters and the stored custom ones).
+    pub fn registry(&self) -> Arc<search::Registry> {
+        self.store.registry()
     }
     /// Whether start-up finished.
     pub fn is_ready(&self) -> bool {

@@ -93,6 +93,14 @@ impl IntoResponse for FhirError {
     }
 }
 
+impl From<search::SearchError> for FhirError {
+    /// 400 naming the parameter; 503 (`transient`) while the parameter's index is being built.
+    fn from(e: search::SearchError) -> Self {
+        let status = if e.not_ready { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::BAD_REQUEST };
+        FhirError::new(status, if e.not_ready { "transient" } else { "invalid" }, e.message).at(e.param)
+    }
+}
+
 impl From<sqlx::Error> for FhirError {
     fn from(e: sqlx::Error) -> Self {
         FhirError::internal(e)

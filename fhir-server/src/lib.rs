@@ -22,6 +22,8 @@ pub struct ServeConfig {
     /// Public base URL when behind a proxy; default `http://<listen><base_path>`.
     pub public_base: Option<String>,
     pub max_connections: u32,
+    /// Pace of the background reindex after SearchParameters change.
+    pub reindex: store::indexing::ReindexConfig,
 }
 
 /// A started server.
@@ -30,6 +32,8 @@ pub struct Running {
     pub base_url: String,
     pub local_addr: SocketAddr,
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// The background reindex; it runs until aborted.
+    pub reindex: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the store (running migrations), loads the R4 definitions, binds and starts serving.
@@ -39,7 +43,6 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let local_addr = listener.local_addr()?;
     let base_path = format!("/{}", cfg.base_path.trim_matches('/')).trim_end_matches('/').to_string();
     let base_url = cfg.public_base.clone().unwrap_or_else(|| format!("http://{local_addr}{base_path}")).trim_end_matches('/').to_string();
-    let app = Arc::new(app::App::new(store::Store::new(pool), base_url.clone()));
     // Parse the definitions before the first request needs them, off the async workers.
     tokio::task::spawn_blocking(|| {
         let pkg = profiles::Package::r4_core();
@@ -47,9 +50,11 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         search::Registry::r4();
     })
     .await?;
+    let app = Arc::new(app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone()));
+    let reindex = tokio::spawn(app.store.indexing.clone().run());
     app.set_ready();
     let router = rest::router(app.clone(), &base_path).layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
     tracing::info!(%base_url, backend = ?app.store.backend(), "FHIR server ready");
-    Ok(Running { base_url, local_addr, task })
+    Ok(Running { base_url, local_addr, task, reindex })
 }

@@ -45,6 +45,12 @@ struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "FHIR_DB_CONNECTIONS", default_value_t = 16)]
     db_connections: u32,
+    /// Resources per transaction when reindexing for a new or changed SearchParameter.
+    #[arg(long, env = "FHIR_REINDEX_BATCH", default_value_t = 200)]
+    reindex_batch: i64,
+    /// Pause between reindex batches, in milliseconds (leaves the database to the interactions).
+    #[arg(long, env = "FHIR_REINDEX_PAUSE_MS", default_value_t = 0)]
+    reindex_pause_ms: u64,
 }
 
 #[tokio::main]
@@ -72,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
         base_path: args.base_path,
         public_base: args.public_base,
         max_connections: args.db_connections,
+        reindex: fhir_server::store::indexing::ReindexConfig { batch: args.reindex_batch, pause: std::time::Duration::from_millis(args.reindex_pause_ms) },
     })
     .await?;
     println!("FHIR server ready at {}", running.base_url);

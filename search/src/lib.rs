@@ -85,6 +85,10 @@ pub struct SearchParam {
     pub components: Vec<Component>,
     /// Per compiled branch: the code system its `code` values implicitly belong to (token only).
     implicit_systems: Vec<Option<String>>,
+    /// False while stored resources are being reindexed for it: queries are refused, not under-answered.
+    pub ready: bool,
+    /// Defined by a stored SearchParameter resource rather than the R4 package.
+    pub custom: bool,
 }
 
 /// One component of a composite parameter (SearchParameter.component).
@@ -109,6 +113,31 @@ impl SearchParam {
     /// Why the expression is not evaluated (None when it is).
     pub fn unsupported_reason(&self) -> Option<&str> {
         self.unsupported.as_deref()
+    }
+    /// The `param` values of the index rows this parameter writes (composites and `near` write one per component).
+    pub fn row_params(&self) -> Vec<String> {
+        let parts = match self.kind {
+            ParamType::Composite => self.components.len(),
+            ParamType::Special => 2,
+            _ => 0,
+        };
+        std::iter::once(self.code.clone()).chain((0..parts).map(|i| format!("{}${i}", self.code))).collect()
+    }
+    /// Whether two definitions index the same rows (so switching between them needs no reindex).
+    fn same_rows(&self, other: &SearchParam) -> bool {
+        let branches = |p: &SearchParam| p.compiled.as_ref().map(|c| c.iter().map(|e| e.source().to_string()).collect::<Vec<_>>());
+        self.kind == other.kind
+            && branches(self) == branches(other)
+            && self.components.len() == other.components.len()
+            && self.components.iter().zip(&other.components).all(|(a, b)| a.kind == b.kind && a.sources() == b.sources())
+            && self.implicit_systems == other.implicit_systems
+            && self.unsupported == other.unsupported
+    }
+}
+
+impl Component {
+    fn sources(&self) -> Vec<&str> {
+        self.compiled.iter().map(|e| e.source()).collect()
     }
 }
 
@@ -232,11 +261,12 @@ impl ParseEnv<'static> {
 const REFUSED_CODES: &[(&str, &str)] = &[("phonetic", "phonetic matching is not implemented")];
 
 /// All search parameters, by resource type and code.
+#[derive(Clone)]
 pub struct Registry {
     by_type: HashMap<String, Vec<SearchParam>>,
     index: HashMap<(String, String), usize>,
     resource_types: Vec<String>,
-    engine: fhirpath::Engine,
+    engine: Arc<fhirpath::Engine>,
     /// (compartment type, resource type) → the parameters that place a resource in the compartment.
     compartments: HashMap<(String, String), Vec<String>>,
 }
@@ -277,99 +307,210 @@ impl Registry {
             by_type: HashMap::new(),
             index: HashMap::new(),
             resource_types: resource_types.to_vec(),
-            engine: fhirpath::Engine::new(Some(model)),
+            engine: Arc::new(fhirpath::Engine::new(Some(model))),
             compartments: HashMap::new(),
         };
         let by_url: HashMap<&str, &Value> = params.iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))).collect();
         for sp in params {
-            let s = |k: &str| sp.get(k).and_then(Value::as_str).map(str::to_string);
-            let (Some(code), Some(kind)) = (s("code"), s("type").as_deref().and_then(ParamType::from_code)) else {
-                continue;
-            };
-            let expression = s("expression");
-            let strs = |k: &str| -> Vec<String> {
-                sp.get(k)
-                    .and_then(Value::as_array)
-                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-                    .unwrap_or_default()
-            };
-            let bases: Vec<String> = strs("base")
-                .into_iter()
-                .flat_map(|b| match b.as_str() {
-                    "Resource" => resource_types.to_vec(),
-                    "DomainResource" => resource_types
-                        .iter()
-                        .filter(|t| !matches!(t.as_str(), "Bundle" | "Binary" | "Parameters"))
-                        .cloned()
-                        .collect(),
-                    _ => vec![b],
-                })
-                .collect();
-            let refused = REFUSED_CODES.iter().find(|(c, _)| *c == code).map(|(_, why)| why.to_string());
-            for base in bases {
-                let key = (base.clone(), code.clone());
-                if reg.index.contains_key(&key) {
-                    continue;
-                }
-                let is_type = |t: &str| resource_types.iter().any(|r| r == t) || matches!(t, "Resource" | "DomainResource");
-                let (compiled_for, unsupported) = match (&expression, &refused) {
-                    (_, Some(why)) => (None, Some(why.clone())),
-                    (None, None) => (None, Some("no expression".to_string())),
-                    _ if kind == ParamType::Special && code != "near" => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
-                    (Some(e), None) => {
-                        let e = &r4_errata(e);
-                        let branches = narrow::for_type(e, &base, is_type);
-                        match branches.iter().map(|b| reg.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
-                            _ if branches.is_empty() => (None, Some(format!("expression has no branch for {base}"))),
-                            Ok(c) => (Some(c.into()), None),
-                            Err(err) => (None, Some(err.to_string())),
-                        }
-                    }
-                };
-                let (components, unsupported) = match (kind, unsupported) {
-                    (ParamType::Composite, None) => match reg.components(sp, &by_url) {
-                        Ok(c) => (c, None),
-                        Err(why) => (Vec::new(), Some(why)),
-                    },
-                    (_, u) => (Vec::new(), u),
-                };
-                let compiled_for = if unsupported.is_some() { None } else { compiled_for };
-                let list = reg.by_type.entry(base.clone()).or_default();
-                reg.index.insert(key, list.len());
-                list.push(SearchParam {
-                    code: code.clone(),
-                    url: s("url").unwrap_or_default(),
-                    kind,
-                    expression: expression.clone(),
-                    targets: strs("target"),
-                    compiled: compiled_for,
-                    unsupported,
-                    components,
-                    implicit_systems: Vec::new(),
-                });
-            }
+            reg.define(sp, &by_url, false);
         }
         reg
+    }
+
+    /// Adds one SearchParameter resource for each of its base types and returns, per base, why it
+    /// cannot be evaluated (None when it can). A `custom` definition replaces what the base had.
+    fn define(&mut self, sp: &Value, by_url: &HashMap<&str, &Value>, custom: bool) -> Vec<(String, Option<String>)> {
+        let s = |k: &str| sp.get(k).and_then(Value::as_str).map(str::to_string);
+        let (Some(code), Some(kind)) = (s("code"), s("type").as_deref().and_then(ParamType::from_code)) else {
+            return Vec::new();
+        };
+        let expression = s("expression");
+        let strs = |k: &str| -> Vec<String> {
+            sp.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+        };
+        let resource_types = self.resource_types.clone();
+        let bases: Vec<String> = strs("base")
+            .into_iter()
+            .flat_map(|b| match b.as_str() {
+                "Resource" => resource_types.clone(),
+                "DomainResource" => resource_types.iter().filter(|t| !matches!(t.as_str(), "Bundle" | "Binary" | "Parameters")).cloned().collect(),
+                _ => vec![b],
+            })
+            .collect();
+        let refused = REFUSED_CODES.iter().find(|(c, _)| *c == code).map(|(_, why)| why.to_string());
+        let mut out = Vec::new();
+        for base in bases {
+            let key = (base.clone(), code.clone());
+            if self.index.contains_key(&key) && !custom {
+                continue;
+            }
+            let is_type = |t: &str| resource_types.iter().any(|r| r == t) || matches!(t, "Resource" | "DomainResource");
+            let (compiled_for, unsupported) = match (&expression, &refused) {
+                (_, Some(why)) => (None, Some(why.clone())),
+                (None, None) => (None, Some("no expression".to_string())),
+                _ if kind == ParamType::Special && code != "near" => (None, Some(format!("{kind:?} parameters are not indexed yet"))),
+                (Some(e), None) => {
+                    let e = &r4_errata(e);
+                    let branches = narrow::for_type(e, &base, is_type);
+                    match branches.iter().map(|b| self.engine.compile(b)).collect::<Result<Vec<_>, _>>() {
+                        _ if branches.is_empty() => (None, Some(format!("expression has no branch for {base}"))),
+                        Ok(c) => (Some(c.into()), None),
+                        Err(err) => (None, Some(err.to_string())),
+                    }
+                }
+            };
+            let (components, unsupported) = match (kind, unsupported) {
+                (ParamType::Composite, None) => match self.components(sp, by_url) {
+                    Ok(c) => (c, None),
+                    Err(why) => (Vec::new(), Some(why)),
+                },
+                (_, u) => (Vec::new(), u),
+            };
+            let compiled_for = if unsupported.is_some() { None } else { compiled_for };
+            out.push((base.clone(), unsupported.clone()));
+            let param = SearchParam {
+                code: code.clone(),
+                url: s("url").unwrap_or_default(),
+                kind,
+                expression: expression.clone(),
+                targets: strs("target"),
+                compiled: compiled_for,
+                unsupported,
+                components,
+                implicit_systems: Vec::new(),
+                ready: true,
+                custom,
+            };
+            let list = self.by_type.entry(base.clone()).or_default();
+            match self.index.get(&key) {
+                Some(&i) => list[i] = param,
+                None => {
+                    self.index.insert(key, list.len());
+                    list.push(param);
+                }
+            }
+        }
+        out
+    }
+
+    /// This registry with the custom SearchParameter resources added (each replacing a definition
+    /// of the same code and base); parameters in `pending` refuse queries as not ready.
+    pub fn with_custom(&self, customs: &[Value], pending: &std::collections::HashSet<(String, String)>) -> Registry {
+        let mut reg = self.clone();
+        let pkg = profiles::Package::r4_core();
+        let mut by_url: HashMap<&str, &Value> = pkg.resources("SearchParameter").iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))).collect();
+        by_url.extend(customs.iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))));
+        let mut defined = Vec::new();
+        for sp in customs {
+            let code = sp.get("code").and_then(Value::as_str).unwrap_or_default();
+            defined.extend(reg.define(sp, &by_url, true).into_iter().map(|(base, _)| (base, code.to_string())));
+        }
+        reg.implicit_systems_for(pkg, &defined);
+        reg.set_pending(pending);
+        reg
+    }
+
+    /// This registry with exactly the parameters in `pending` marked not ready.
+    pub fn with_pending(&self, pending: &std::collections::HashSet<(String, String)>) -> Registry {
+        let mut reg = self.clone();
+        reg.set_pending(pending);
+        reg
+    }
+
+    fn set_pending(&mut self, pending: &std::collections::HashSet<(String, String)>) {
+        for (rt, params) in self.by_type.iter_mut() {
+            for sp in params.iter_mut() {
+                sp.ready = !pending.contains(&(rt.clone(), sp.code.clone()));
+            }
+        }
+    }
+
+    /// Why a SearchParameter resource cannot be used here, as (element, message); Ok when every
+    /// base type can evaluate it and it takes no code a different custom parameter already has.
+    pub fn check_custom(&self, sp: &Value) -> Result<(), (String, String)> {
+        let s = |k: &str| sp.get(k).and_then(Value::as_str);
+        let Some(code) = s("code").filter(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')) else {
+            return Err(("SearchParameter.code".into(), "a search parameter needs a code of letters, digits, '-' or '_'".into()));
+        };
+        if code.starts_with('_') {
+            return Err(("SearchParameter.code".into(), format!("'{code}': codes starting with '_' are reserved for the common parameters")));
+        }
+        let bases: Vec<&str> = sp.get("base").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        if bases.is_empty() {
+            return Err(("SearchParameter.base".into(), "a search parameter needs at least one base type".into()));
+        }
+        for (i, b) in bases.iter().enumerate() {
+            if !self.resource_types.iter().any(|t| t == b) && !matches!(*b, "Resource" | "DomainResource") {
+                return Err((format!("SearchParameter.base[{i}]"), format!("'{b}' is not a resource type")));
+            }
+        }
+        let url = s("url").unwrap_or_default();
+        for b in &bases {
+            if let Some(other) = self.param(b, code).filter(|p| p.custom && p.url != url) {
+                return Err(("SearchParameter.code".into(), format!("{b} already has a custom search parameter '{code}' ({})", other.url)));
+            }
+        }
+        if s("type").and_then(ParamType::from_code).is_none() {
+            return Err(("SearchParameter.type".into(), format!("'{}' is not a search parameter type", s("type").unwrap_or_default())));
+        }
+        let trial = self.with_custom(std::slice::from_ref(sp), &Default::default());
+        for rt in &self.resource_types {
+            if let Some(why) = trial.param(rt, code).filter(|p| p.custom && p.url == url).and_then(SearchParam::unsupported_reason) {
+                return Err(("SearchParameter.expression".into(), format!("cannot be evaluated for {rt}: {why}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// The (type, code) pairs whose index rows differ between this registry and `next`: defined
+    /// anew or differently in `next` (these need reindexing), and defined here but gone in `next`
+    /// (their rows can go), each with the row `param` values involved.
+    pub fn changes_to(&self, next: &Registry) -> (Vec<(String, String)>, Vec<(String, Vec<String>)>) {
+        let mut changed = Vec::new();
+        let mut removed = Vec::new();
+        for (rt, params) in &next.by_type {
+            for sp in params.iter().filter(|sp| sp.is_evaluable()) {
+                if !self.param(rt, &sp.code).is_some_and(|old| old.same_rows(sp)) {
+                    changed.push((rt.clone(), sp.code.clone()));
+                }
+            }
+        }
+        for (rt, params) in &self.by_type {
+            for sp in params.iter().filter(|sp| sp.is_evaluable()) {
+                if !next.param(rt, &sp.code).is_some_and(|n| n.is_evaluable()) {
+                    removed.push((rt.clone(), sp.row_params()));
+                }
+            }
+        }
+        changed.sort();
+        removed.sort();
+        (changed, removed)
     }
 
     /// Finds, for token parameters over `code` elements, the code system their required binding
     /// implies, so the index carries it (see `implicit`).
     pub fn add_implicit_systems(&mut self, pkg: &profiles::Package) {
+        let all: Vec<(String, String)> = self.by_type.iter().flat_map(|(rt, ps)| ps.iter().map(|p| (rt.clone(), p.code.clone()))).collect();
+        self.implicit_systems_for(pkg, &all);
+    }
+
+    /// [`Registry::add_implicit_systems`] for the token parameters among `params` (type, code).
+    fn implicit_systems_for(&mut self, pkg: &profiles::Package, params: &[(String, String)]) {
         let defs = implicit::PackageDefs(pkg);
         let Some(model) = self.engine.model().cloned() else { return };
         // Many elements share a binding (every `status` of a kind); expand each value set once.
         let mut systems: HashMap<String, Option<String>> = HashMap::new();
-        for params in self.by_type.values_mut() {
-            for sp in params.iter_mut().filter(|sp| sp.kind == ParamType::Token) {
-                let Some(branches) = &sp.compiled else { continue };
-                sp.implicit_systems = branches
-                    .iter()
-                    .map(|b| {
-                        let vs = implicit::required_value_set(b.source(), &model, pkg)?;
-                        systems.entry(vs).or_insert_with_key(|vs| implicit::single_system(vs, &defs)).clone()
-                    })
-                    .collect();
-            }
+        for (rt, code) in params {
+            let Some(&i) = self.index.get(&(rt.clone(), code.clone())) else { continue };
+            let Some(sp) = self.by_type.get_mut(rt).map(|l| &mut l[i]).filter(|sp| sp.kind == ParamType::Token) else { continue };
+            let Some(branches) = &sp.compiled else { continue };
+            sp.implicit_systems = branches
+                .iter()
+                .map(|b| {
+                    let vs = implicit::required_value_set(b.source(), &model, pkg)?;
+                    systems.entry(vs).or_insert_with_key(|vs| implicit::single_system(vs, &defs)).clone()
+                })
+                .collect();
         }
     }
 
@@ -432,6 +573,19 @@ impl Registry {
         self.by_type.get(resource_type).map(|l| &l[i])
     }
 
+    /// The parameter `code` of `resource_type` for a query (`at` names it in errors): None when
+    /// unknown, an error when its index is still being built.
+    pub fn usable(&self, resource_type: &str, code: &str, at: &str) -> Result<Option<&SearchParam>, SearchError> {
+        match self.param(resource_type, code) {
+            Some(sp) if !sp.ready => Err(SearchError {
+                param: at.to_string(),
+                message: format!("search parameter '{code}' of {resource_type} is not ready: stored resources are being reindexed for it"),
+                not_ready: true,
+            }),
+            found => Ok(found),
+        }
+    }
+
     /// Every parameter defined for `resource_type` (including the Resource-level ones).
     pub fn params_for(&self, resource_type: &str) -> impl Iterator<Item = &SearchParam> {
         self.by_type.get(resource_type).into_iter().flatten()
@@ -440,6 +594,16 @@ impl Registry {
     /// The resource types the registry was built with.
     pub fn resource_types(&self) -> &[String] {
         &self.resource_types
+    }
+
+    /// Index rows of the parameters `codes` only (a reindex for new or changed parameters).
+    pub fn extract_only(&self, resource: &Value, codes: &[String]) -> Vec<IndexRow> {
+        let mut rows = self.extract(resource);
+        rows.retain(|r| {
+            let p = r.param();
+            codes.iter().any(|c| p == c || p.strip_prefix(c.as_str()).is_some_and(|rest| rest.starts_with('$')))
+        });
+        rows
     }
 
     /// Index rows for one resource (current version), every parameter of its type whose expression we can evaluate.

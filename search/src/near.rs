@@ -34,7 +34,7 @@ pub(crate) struct Near {
 }
 
 pub(crate) fn parse(name: &str, value: &str) -> Result<Near, SearchError> {
-    let err = |m: String| SearchError { param: name.to_string(), message: m };
+    let err = |m: String| SearchError { param: name.to_string(), message: m, not_ready: false };
     let parts: Vec<&str> = value.split('|').collect();
     if !(2..=4).contains(&parts.len()) {
         return Err(err(format!("'{value}' is not latitude|longitude[|distance[|units]]")));

@@ -32,6 +32,8 @@ pub struct SearchError {
     pub param: String,
     /// What is wrong with it.
     pub message: String,
+    /// The parameter is known but its index is still being built: a transient refusal, not a bad request.
+    pub not_ready: bool,
 }
 
 impl std::fmt::Display for SearchError {
@@ -151,7 +153,7 @@ const NOT_YET_SPECIAL: &[&str] = &["_query"];
 const FILTER_ENDS_WITH: &str = "\u{1}ew";
 
 fn err(param: &str, message: impl Into<String>) -> SearchError {
-    SearchError { param: param.to_string(), message: message.into() }
+    SearchError { param: param.to_string(), message: message.into(), not_ready: false }
 }
 
 /// Splits on unescaped `sep`, leaving escapes in place for a later split or `unescape`.
@@ -379,7 +381,7 @@ fn parse_filter(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, name: &str,
         return parse_chain(reg, env, rt, top, head, rest, value, depth);
     }
     let modifier = name.split_once(':').map(|(_, m)| m);
-    let Some(sp) = reg.param(rt, code) else {
+    let Some(sp) = reg.usable(rt, code, top)? else {
         return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
     };
     if value.is_empty() {
@@ -420,7 +422,7 @@ fn split_type_hint(head: &str) -> (&str, Option<&str>) {
 /// `head.rest` where head is `reference` or `reference:Type`.
 fn parse_chain(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, head: &str, rest: &str, value: &str, depth: usize) -> Result<Filter, SearchError> {
     let (code, type_hint) = split_type_hint(head);
-    let Some(sp) = reg.param(rt, code) else {
+    let Some(sp) = reg.usable(rt, code, top)? else {
         return Err(err(top, format!("unknown search parameter '{code}' for {rt}")));
     };
     if sp.kind != ParamType::Reference {
@@ -459,7 +461,7 @@ fn parse_has(reg: &Registry, env: &ParseEnv, rt: &str, top: &str, rest: &str, va
     if !reg.resource_types().iter().any(|t| t == source) {
         return Err(err(top, format!("'{source}' is not a resource type")));
     }
-    let sp = reg.param(source, reference).ok_or_else(|| err(top, format!("unknown search parameter '{reference}' for {source}")))?;
+    let sp = reg.usable(source, reference, top)?.ok_or_else(|| err(top, format!("unknown search parameter '{reference}' for {source}")))?;
     if sp.kind != ParamType::Reference {
         return Err(err(top, format!("'{source}.{reference}' is not a reference parameter")));
     }

@@ -64,7 +64,7 @@ impl SortKey {
 }
 
 fn err(message: impl Into<String>) -> SearchError {
-    SearchError { param: "_sort".into(), message: message.into() }
+    SearchError { param: "_sort".into(), message: message.into(), not_ready: false }
 }
 
 /// Parses a `_sort` value (`a,-b`) for `rt`.
@@ -81,7 +81,7 @@ pub(crate) fn parse(reg: &Registry, rt: &str, value: &str) -> Result<Vec<SortKey
         if keys.iter().any(|k| k.param == code) {
             return Err(err(format!("'{code}' appears twice")));
         }
-        let Some(sp) = reg.param(rt, code) else {
+        let Some(sp) = reg.usable(rt, code, "_sort")? else {
             return Err(err(format!("unknown search parameter '{code}' for {rt}")));
         };
         if !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {

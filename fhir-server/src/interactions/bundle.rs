@@ -284,7 +284,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
         }
     }
     let started = std::time::Instant::now();
-    let mut tx = app.store.pool.begin().await?;
+    let mut tx = app.store.begin().await?;
     let mut map: HashMap<String, String> = HashMap::new();
     let mut preassigned: HashMap<usize, String> = HashMap::new();
     let mut existing: HashMap<usize, Outcome> = HashMap::new();
@@ -377,7 +377,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             outcomes[i] = Some(o);
         } else if let (Some(id), "POST") = (preassigned.get(&r.index), r.method.as_str()) {
             let body = r.resource.clone().unwrap_or(Value::Null);
-            creates.push((i, write::prepare(&r.res_type, id, None, body, "POST").map_err(|e| e.within(&at))?));
+            creates.push((i, write::prepare(&app.registry(), &r.res_type, id, None, body, "POST").map_err(|e| e.within(&at))?));
         } else {
             outcomes[i] = Some(run_entry(app, &mut tx, r).await.map_err(|e| e.within(&at))?);
         }
@@ -405,7 +405,7 @@ async fn batch(app: &App, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome>
             Err(e) => Outcome::from_error(&e),
             Ok(r) => {
                 let res: FhirResult<Outcome> = async {
-                    let mut tx = app.store.pool.begin().await?;
+                    let mut tx = app.store.begin().await?;
                     let o = run_entry(app, &mut tx, &r).await?;
                     tx.commit().await?;
                     Ok(o)

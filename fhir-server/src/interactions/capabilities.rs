@@ -6,14 +6,13 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{json, Value};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
-fn resource_entry(res_type: &str) -> Value {
+fn resource_entry(reg: &search::Registry, res_type: &str) -> Value {
     let interactions: Vec<Value> = ["read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"]
         .iter()
         .map(|c| json!({"code": c}))
         .collect();
-    let reg = search::Registry::r4();
     let params: Vec<Value> = reg
         .params_for(res_type)
         .filter(|p| p.is_evaluable() || matches!(p.code.as_str(), "_text" | "_content"))
@@ -63,8 +62,8 @@ fn modifiers(kind: search::ParamType) -> &'static str {
     }
 }
 
-fn statement(base: &str) -> Value {
-    let resources: Vec<Value> = profiles::Package::r4_core().resource_types().iter().map(|t| resource_entry(t)).collect();
+fn statement(reg: &search::Registry, base: &str) -> Value {
+    let resources: Vec<Value> = profiles::Package::r4_core().resource_types().iter().map(|t| resource_entry(reg, t)).collect();
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -94,13 +93,24 @@ fn statement(base: &str) -> Value {
 
 /// `GET /metadata`.
 pub async fn handle(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
-    static CACHE: OnceLock<String> = OnceLock::new();
+    // Rebuilt only when the registry changes (a custom SearchParameter came or went).
+    static CACHE: Mutex<Option<(Arc<search::Registry>, String)>> = Mutex::new(None);
     rest::respond(
         async {
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &["_format", "_pretty", "mode"])?;
             let render = format::negotiate(&headers, &params)?;
-            let text = CACHE.get_or_init(|| statement(&app.base).to_string()).clone();
+            let reg = app.registry();
+            let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            let text = match cache.as_ref() {
+                Some((r, text)) if Arc::ptr_eq(r, &reg) => text.clone(),
+                _ => {
+                    let text = statement(&reg, &app.base).to_string();
+                    *cache = Some((reg, text.clone()));
+                    text
+                }
+            };
+            drop(cache);
             Ok(format::stored_response(StatusCode::OK, text, render))
         }
         .await,

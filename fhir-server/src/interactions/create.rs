@@ -43,14 +43,14 @@ pub async fn handle(State(app): State<Arc<App>>, Path(res_type): Path<String>, R
             // work happens before the transaction (SQLite has one writer; keep its hold short).
             let w = match ine {
                 Some(q) => {
-                    let mut tx = app.store.pool.begin().await?;
+                    let mut tx = app.store.begin().await?;
                     let w = create(&app, &mut tx, &res_type, body, Some(&q)).await?;
                     tx.commit().await?;
                     w
                 }
                 None => {
-                    let p = write::prepare(&res_type, &uuid::Uuid::new_v4().to_string(), None, body, "POST")?;
-                    let mut tx = app.store.pool.begin().await?;
+                    let p = write::prepare(&app.registry(), &res_type, &uuid::Uuid::new_v4().to_string(), None, body, "POST")?;
+                    let mut tx = app.store.begin().await?;
                     let w = write::commit(&app, &mut tx, vec![p]).await?.remove(0);
                     tx.commit().await?;
                     w

@@ -47,7 +47,7 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
             rest::only_params(&params, &rest::FORMAT_PARAMS)?;
             let render = format::negotiate(&headers, &params)?;
             write::check_type(&res_type)?;
-            let mut tx = app.store.pool.begin().await?;
+            let mut tx = app.store.begin().await?;
             let w = write::delete(&app, &mut tx, &res_type, &id).await?;
             tx.commit().await?;
             let mut r = deleted_response(
@@ -70,7 +70,7 @@ pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<Strin
         async {
             let render = format::negotiate(&headers, &rest::query_pairs(&q))?;
             write::check_type(&res_type)?;
-            let mut tx = app.store.pool.begin().await?;
+            let mut tx = app.store.begin().await?;
             let n = conditional_delete(&app, &mut tx, &res_type, q.as_deref().unwrap_or("")).await?;
             tx.commit().await?;
             Ok(deleted_response(format!("deleted {n} {res_type}"), &headers, render))

@@ -8,6 +8,7 @@ pub mod delete;
 pub mod fhirpath_patch;
 pub mod health;
 pub mod history;
+pub mod operation_reindex;
 pub mod patch;
 pub mod read;
 pub mod search;

@@ -138,7 +138,7 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
             write::check_type(&res_type)?;
             let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
-            let mut tx = app.store.pool.begin().await?;
+            let mut tx = app.store.begin().await?;
             let w = patch(&app, &mut tx, &res_type, &id, &doc, im).await?;
             tx.commit().await?;
             Ok(rest::written_response(&app, &w, &headers, render))
@@ -155,7 +155,7 @@ pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<Strin
             write::check_type(&res_type)?;
             let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
-            let mut tx = app.store.pool.begin().await?;
+            let mut tx = app.store.begin().await?;
             let w = conditional_patch(&app, &mut tx, &res_type, q.as_deref().unwrap_or(""), &doc, im).await?;
             tx.commit().await?;
             Ok(rest::written_response(&app, &w, &headers, render))

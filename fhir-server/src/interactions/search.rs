@@ -29,8 +29,7 @@ struct IncludeSpec {
     target: Option<String>,
 }
 
-fn parse_include(types: &[String], key: &str, value: &str) -> FhirResult<IncludeSpec> {
-    let reg = search::Registry::r4();
+fn parse_include(reg: &search::Registry, types: &[String], key: &str, value: &str) -> FhirResult<IncludeSpec> {
     let bad = |m: String| FhirError::bad_request(m).at(key.to_string());
     let rev = key.starts_with("_revinclude");
     let iterate = key.ends_with(":iterate");
@@ -52,7 +51,7 @@ fn parse_include(types: &[String], key: &str, value: &str) -> FhirResult<Include
     }
     let targets: Vec<String> = match param {
         Some(p) => {
-            let sp = reg.param(source, p).ok_or_else(|| bad(format!("unknown search parameter '{p}' for {source}")))?;
+            let sp = reg.usable(source, p, key)?.ok_or_else(|| bad(format!("unknown search parameter '{p}' for {source}")))?;
             if sp.kind != search::ParamType::Reference {
                 return Err(bad(format!("'{source}:{p}' is not a reference parameter")));
             }
@@ -89,12 +88,12 @@ struct ResultParams {
 
 impl ResultParams {
     /// Checks one result parameter on its own and records what it asks for.
-    fn take(&mut self, types: &[String], k: &str, v: &str) -> FhirResult<()> {
+    fn take(&mut self, reg: &search::Registry, types: &[String], k: &str, v: &str) -> FhirResult<()> {
         let one = [(k.to_string(), v.to_string())];
         match k {
-            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(types, k, v)?),
+            "_include" | "_revinclude" | "_include:iterate" | "_revinclude:iterate" => self.specs.push(parse_include(reg, types, k, v)?),
             "_cursor" => self.cursor = Some(v.to_string()),
-            "_sort" => self.sort = sort_keys(types, v)?,
+            "_sort" => self.sort = sort_keys(reg, types, v)?,
             "_total" if matches!(v, "none" | "estimate" | "accurate") => self.total_mode = Some(v.to_string()),
             "_total" => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
             "_count" => {
@@ -111,10 +110,10 @@ impl ResultParams {
 }
 
 /// The `_sort` keys, which must mean the same on every searched type.
-fn sort_keys(types: &[String], v: &str) -> FhirResult<Vec<search::SortKey>> {
+fn sort_keys(reg: &search::Registry, types: &[String], v: &str) -> FhirResult<Vec<search::SortKey>> {
     let mut keys: Option<Vec<search::SortKey>> = None;
     for t in types {
-        let k = search::Registry::r4().parse_sort(t, v).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+        let k = reg.parse_sort(t, v)?;
         match &keys {
             Some(first) if first.iter().map(|k| k.kind).ne(k.iter().map(|k| k.kind)) => {
                 return Err(FhirError::bad_request(format!("'{v}' sorts differently on {t} than on {}", types[0])).at("_sort"))
@@ -168,21 +167,21 @@ enum Scope {
 }
 
 /// The parsed queries, one per searched type, or the first refusal.
-fn parse_all(types: &[String], params: &[(String, String)], env: &search::ParseEnv) -> Result<Vec<search::Query>, search::SearchError> {
-    let reg = search::Registry::r4();
+fn parse_all(reg: &search::Registry, types: &[String], params: &[(String, String)], env: &search::ParseEnv) -> Result<Vec<search::Query>, search::SearchError> {
     types.iter().map(|t| reg.parse_query_in(env, t, params)).collect()
 }
 
 async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
     let render = format::negotiate(headers, &params)?;
-    let reg = search::Registry::r4();
+    let registry = app.registry();
+    let reg = registry.as_ref();
     let lenient = format::prefer_lenient(headers);
     let (types, mut params, type_params) = match &scope {
         Scope::Type(res_type, _) => {
             write::check_type(res_type)?;
             (vec![res_type.clone()], params, Vec::new())
         }
-        Scope::System => system_types(params)?,
+        Scope::System => system_types(reg, params)?,
     };
     let resolved = if search_terminology::needed(&params) { search_terminology::resolve(app, &types, &params).await? } else { Default::default() };
     // A parameter refused on any searched type is refused for the search; lenient mode drops it
@@ -190,16 +189,16 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     let mut ignored: Vec<search::SearchError> = Vec::new();
     let env = search::ParseEnv { terminology: &resolved, base: Some(&app.base) };
     let mut queries = loop {
-        match parse_all(&types, &params, &env) {
+        match parse_all(reg, &types, &params, &env) {
             Ok(q) => break q,
-            Err(e) if lenient && !ignored.iter().any(|i| i.param == e.param) => {
+            Err(e) if lenient && !e.not_ready && !ignored.iter().any(|i| i.param == e.param) => {
                 params.retain(|(k, _)| *k != e.param);
                 ignored.push(e);
             }
-            Err(e) if matches!(scope, Scope::System) && type_params.is_empty() => {
+            Err(e) if matches!(scope, Scope::System) && type_params.is_empty() && !e.not_ready => {
                 return Err(FhirError::bad_request(format!("{} (a search of every type takes only parameters every type has; name the types with _type)", e.message)).at(e.param))
             }
-            Err(e) => return Err(FhirError::bad_request(e.message).at(e.param)),
+            Err(e) => return Err(FhirError::from(e)),
         }
     };
     if let Scope::Type(res_type, Some((ctype, cid))) = &scope {
@@ -207,15 +206,15 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
             return Err(FhirError::not_found(format!("{ctype} is not a compartment type (Patient, Encounter, RelatedPerson, Practitioner, Device)")));
         }
         let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
-        queries[0].restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::bad_request(e.message).at(e.param))?;
+        queries[0].restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::from(e))?;
     }
     // Result parameters are taken one by one, so lenient mode can drop just the bad ones.
     let mut result = ResultParams::default();
     let mut control = Vec::new();
     for (k, v) in queries.first().map(|q| q.control.clone()).unwrap_or_default() {
-        match result.take(&types, &k, &v) {
+        match result.take(reg, &types, &k, &v) {
             Ok(()) => control.push((k, v)),
-            Err(e) if lenient => ignored.push(search::SearchError { param: k, message: e.issues[0].diagnostics.clone() }),
+            Err(e) if lenient => ignored.push(search::SearchError { param: k, message: e.issues[0].diagnostics.clone(), not_ready: false }),
             Err(e) => return Err(e),
         }
     }
@@ -299,8 +298,7 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
 /// The types of a system search (`_type`, or every type when absent), the other parameters, and
 /// the `_type` parameters as given (for links).
 #[allow(clippy::type_complexity)]
-fn system_types(params: Vec<(String, String)>) -> FhirResult<(Vec<String>, Vec<(String, String)>, Vec<(String, String)>)> {
-    let reg = search::Registry::r4();
+fn system_types(reg: &search::Registry, params: Vec<(String, String)>) -> FhirResult<(Vec<String>, Vec<(String, String)>, Vec<(String, String)>)> {
     let (named, rest): (Vec<_>, Vec<_>) = params.into_iter().partition(|(k, _)| k == "_type");
     let mut types: Vec<String> = Vec::new();
     for (_, v) in &named {

@@ -60,8 +60,9 @@ pub fn needed(params: &[(String, String)]) -> bool {
 /// Resolves every terminology need of a search with `params` on the `types`, each need once.
 pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -> FhirResult<Resolved> {
     let recorder = Recorder::default();
+    let reg = app.registry();
     for rt in types {
-        let _ = search::Registry::r4().parse_query_lenient(&search::ParseEnv { terminology: &recorder, base: None }, rt, params);
+        let _ = reg.parse_query_lenient(&search::ParseEnv { terminology: &recorder, base: None }, rt, params);
     }
     let mut needs = recorder.0.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut seen = std::collections::HashSet::new();
@@ -105,7 +106,7 @@ pub async fn parse_criteria(app: &App, rt: &str, params: &[(String, String)]) ->
     let types = [rt.to_string()];
     let resolved = if needed(params) { resolve(app, &types, params).await? } else { Resolved::default() };
     let env = search::ParseEnv { terminology: &resolved, base: Some(&app.base) };
-    search::Registry::r4().parse_query_in(&env, rt, params).map_err(|e| crate::error::FhirError::bad_request(e.message).at(e.param))
+    Ok(app.registry().parse_query_in(&env, rt, params)?)
 }
 
 /// Runs `op`, fetching each CodeSystem or ValueSet it reports missing and trying again.
@@ -147,7 +148,7 @@ async fn canonical(app: &App, rt: &str, reference: &str) -> FhirResult<Vec<Value
     if let Some(v) = version {
         params.push(("version".to_string(), v.to_string()));
     }
-    let found = match search::Registry::r4().parse_query(rt, &params) {
+    let found = match app.registry().parse_query(rt, &params) {
         Ok(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), &[], None, 50).await?,
         // A URL the query syntax cannot carry cannot be stored under it either.
         Err(_) => Vec::new(),

@@ -42,7 +42,7 @@ async fn run(app: &App, res_type: &str, id: Option<&str>, query: &str, headers: 
     format::check_json_body(headers)?;
     let body = format::parse_body(body)?;
     let im = rest::if_match(headers)?;
-    let mut tx = app.store.pool.begin().await?;
+    let mut tx = app.store.begin().await?;
     let w = match id {
         Some(id) => write::update(app, &mut tx, res_type, id, body, im, "PUT").await?,
         None => conditional_update(app, &mut tx, res_type, query, body, im).await?,

@@ -6,6 +6,7 @@ use crate::error::{FhirError, FhirResult, OutcomeIssue};
 use crate::store::{Current, NewVersion, Tx};
 use axum::http::StatusCode;
 use serde_json::{json, Map, Value};
+use std::sync::Arc;
 
 /// The result of a write.
 #[derive(Debug, Clone)]
@@ -104,15 +105,28 @@ pub struct Prepared {
     method: &'static str,
     text: String,
     index: Vec<search::IndexRow>,
+    /// The registry `index` was extracted with.
+    registry: Arc<search::Registry>,
 }
 
-/// Checks `body` and builds the next version of `res_type/id` after `current`.
-pub fn prepare(res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Prepared> {
+/// A SearchParameter that is to take effect must be one the registry can use.
+fn check_search_parameter(reg: &search::Registry, sp: &Value) -> FhirResult<()> {
+    if sp.get("status").and_then(Value::as_str) != Some("active") {
+        return Ok(());
+    }
+    reg.check_custom(sp).map_err(|(at, why)| FhirError::bad_request(why).at(at))
+}
+
+/// Checks `body` and builds the next version of `res_type/id` after `current`, indexed with `reg`.
+pub fn prepare(reg: &Arc<search::Registry>, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Prepared> {
     check_body(res_type, &body)?;
+    if res_type == "SearchParameter" {
+        check_search_parameter(reg, &body)?;
+    }
     let version = current.map(|c| c.version + 1).unwrap_or(1);
     let now = clock::now_micros().max(current.map(|c| c.last_updated + 1).unwrap_or(0));
     let stamped = stamp(body, id, version, now);
-    let index = search::Registry::r4().extract(&stamped);
+    let index = reg.extract(&stamped);
     let text = serde_json::to_string(&stamped).map_err(FhirError::internal)?;
     Ok(Prepared {
         rid: current.map(|c| c.rid),
@@ -124,11 +138,20 @@ pub fn prepare(res_type: &str, id: &str, current: Option<&Current>, body: Value,
         method,
         text,
         index,
+        registry: reg.clone(),
     })
 }
 
 /// Stores prepared versions together (one set of multi-row statements).
-pub async fn commit(app: &App, tx: &mut Tx, prepared: Vec<Prepared>) -> FhirResult<Vec<Written>> {
+pub async fn commit(app: &App, tx: &mut Tx, mut prepared: Vec<Prepared>) -> FhirResult<Vec<Written>> {
+    // Prepared before the transaction held the write gate, under a registry since replaced:
+    // index with the one in force, which cannot change until this transaction ends.
+    let now = app.registry();
+    for p in prepared.iter_mut().filter(|p| !Arc::ptr_eq(&p.registry, &now)) {
+        let doc: Value = serde_json::from_str(&p.text).map_err(FhirError::internal)?;
+        p.index = now.extract(&doc);
+        p.registry = now.clone();
+    }
     let versions: Vec<NewVersion> = prepared
         .iter()
         .map(|p| NewVersion {
@@ -160,7 +183,7 @@ pub async fn commit(app: &App, tx: &mut Tx, prepared: Vec<Prepared>) -> FhirResu
 
 /// Stores a new version of `res_type/id` from `body`, which has already been checked against the URL.
 pub async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, current: Option<&Current>, body: Value, method: &'static str) -> FhirResult<Written> {
-    let p = prepare(res_type, id, current, body, method)?;
+    let p = prepare(&app.registry(), res_type, id, current, body, method)?;
     Ok(commit(app, tx, vec![p]).await?.remove(0))
 }
 

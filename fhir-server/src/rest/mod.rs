@@ -120,6 +120,7 @@ pub fn router(state: State, base_path: &str) -> Router {
         .route("/_search", post(search::system_post))
         .route("/metadata", get(capabilities::handle))
         .route("/_history", get(history::system))
+        .route("/$reindex", get(operation_reindex::status).post(operation_reindex::start))
         .route("/{res_type}", post(create::handle).get(search::get).put(update::conditional).delete(delete::conditional).patch(patch::conditional))
         .route("/{res_type}/_search", post(search::post))
         .route("/{res_type}/_history", get(history::type_level))

@@ -66,7 +66,13 @@ pub enum Pool {
 }
 
 /// An open write transaction.
-pub enum Tx {
+pub struct Tx {
+    conn: Conn,
+    /// Held by every write through the store, so the search registry cannot change under it.
+    gate: Option<super::indexing::WriteGate>,
+}
+
+enum Conn {
     Pg(Transaction<'static, Postgres>),
     Lite(Transaction<'static, Sqlite>),
 }
@@ -79,12 +85,14 @@ impl Pool {
             Pool::Lite { .. } => Backend::Sqlite,
         }
     }
-    /// Starts a write transaction.
-    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match self {
-            Pool::Pg(p) => Tx::Pg(p.begin().await?),
-            Pool::Lite { write, .. } => Tx::Lite(write.begin().await?),
-        })
+    /// Starts a write transaction outside the write gate: only for the indexing itself, which
+    /// holds the gate another way (see `Store::begin` for every other write).
+    pub(crate) async fn begin_ungated(&self) -> Result<Tx, sqlx::Error> {
+        let conn = match self {
+            Pool::Pg(p) => Conn::Pg(p.begin().await?),
+            Pool::Lite { write, .. } => Conn::Lite(write.begin().await?),
+        };
+        Ok(Tx { conn, gate: None })
     }
     /// Runs a query on a read connection and decodes all rows.
     pub async fn fetch<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
@@ -108,48 +116,64 @@ impl Pool {
 }
 
 impl Tx {
+    /// Wraps an ungated transaction in the write gate.
+    pub(crate) fn gated(mut self, gate: super::indexing::WriteGate) -> Tx {
+        self.gate = Some(gate);
+        self
+    }
+    /// Notes that the transaction wrote SearchParameters, so the registry reloads after commit.
+    pub(crate) fn definitions_changed(&mut self) {
+        if let Some(g) = &mut self.gate {
+            g.definitions_changed = true;
+        }
+    }
     /// The backend of this transaction.
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Pg(_) => Backend::Postgres,
-            Tx::Lite(_) => Backend::Sqlite,
+        match self.conn {
+            Conn::Pg(_) => Backend::Postgres,
+            Conn::Lite(_) => Backend::Sqlite,
         }
     }
     /// Executes a statement; returns affected rows.
     pub async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, sqlx::Error> {
-        Ok(match self {
-            Tx::Pg(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
-            Tx::Lite(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
+        Ok(match &mut self.conn {
+            Conn::Pg(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
+            Conn::Lite(t) => bind_all!(sqlx::query(sql), args).execute(&mut **t).await?.rows_affected(),
         })
     }
     /// Runs a query inside the transaction and decodes all rows.
     pub async fn fetch<T: AnyRow>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Tx::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
-            Tx::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
+        match &mut self.conn {
+            Conn::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
+            Conn::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(&mut **t).await,
         }
     }
     /// Runs a query inside the transaction and decodes at most one row.
     pub async fn fetch_opt<T: AnyRow>(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>, sqlx::Error> {
-        match self {
-            Tx::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
-            Tx::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
+        match &mut self.conn {
+            Conn::Pg(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
+            Conn::Lite(t) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(&mut **t).await,
         }
     }
     /// Serialises writers that must see each other's results (conditional operations, same-id
     /// updates) until commit. SQLite already has a single writer, so only PostgreSQL locks.
     pub async fn lock(&mut self, key: &str) -> Result<(), sqlx::Error> {
-        if let Tx::Pg(t) = self {
+        if let Conn::Pg(t) = &mut self.conn {
             sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(key).execute(&mut **t).await?;
         }
         Ok(())
     }
-    /// Commits.
+    /// Commits, then (outside the gate) reloads the search registry when SearchParameters changed.
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Pg(t) => t.commit().await,
-            Tx::Lite(t) => t.commit().await,
+        match self.conn {
+            Conn::Pg(t) => t.commit().await?,
+            Conn::Lite(t) => t.commit().await?,
         }
+        if let Some(gate) = self.gate {
+            // Boxed: releasing may reload the registry, which commits a transaction of its own.
+            Box::pin(gate.release()).await;
+        }
+        Ok(())
     }
 }
 

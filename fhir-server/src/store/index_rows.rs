@@ -18,6 +18,30 @@ pub async fn delete(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
+/// Removes the rows of some parameters (row `param` values) of some resources.
+pub async fn delete_params(tx: &mut Tx, rids: &[i64], params: &[String]) -> Result<(), sqlx::Error> {
+    for chunk in rids.chunks(ROWS_PER_STATEMENT) {
+        let mut args = Vec::with_capacity(chunk.len() + params.len());
+        let marks = push_list(&mut args, chunk.iter().map(|r| Arg::Int(*r)));
+        let names = push_list(&mut args, params.iter().map(|p| Arg::Text(p)));
+        for t in TABLES {
+            tx.execute(&format!("DELETE FROM {t} WHERE rid IN ({marks}) AND param IN ({names})"), &args).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the rows of some parameters (row `param` values) from every resource of some types.
+pub async fn delete_params_of_types(tx: &mut Tx, types: &[&str], params: &[String]) -> Result<(), sqlx::Error> {
+    let mut args = Vec::with_capacity(types.len() + params.len());
+    let of_types = push_list(&mut args, types.iter().map(|t| Arg::Text(t)));
+    let names = push_list(&mut args, params.iter().map(|p| Arg::Text(p)));
+    for t in TABLES {
+        tx.execute(&format!("DELETE FROM {t} WHERE res_type IN ({of_types}) AND param IN ({names})"), &args).await?;
+    }
+    Ok(())
+}
+
 /// Columns after (rid, res_type, param) for each table, by table index.
 fn columns(table: usize) -> &'static [&'static str] {
     match table {

@@ -3,6 +3,7 @@
 
 pub mod db;
 mod index_rows;
+pub mod indexing;
 pub mod open;
 mod page;
 
@@ -96,17 +97,29 @@ impl Statements {
     }
 }
 
-/// The store: a pool plus the backend's statements.
+/// The store: a pool, the backend's statements and the search registry in force.
 pub struct Store {
     pub pool: Pool,
     sql: Statements,
+    pub indexing: std::sync::Arc<indexing::Indexing>,
 }
 
 impl Store {
-    /// Wraps an opened, migrated pool.
-    pub fn new(pool: Pool) -> Self {
+    /// Wraps an opened, migrated pool, with the registry its stored SearchParameters define.
+    pub async fn new(pool: Pool, reindex: indexing::ReindexConfig) -> Result<Self, sqlx::Error> {
         let sql = Statements::new(pool.backend());
-        Store { pool, sql }
+        let indexing = indexing::Indexing::open(pool.clone(), reindex).await?;
+        Ok(Store { pool, sql, indexing })
+    }
+
+    /// Starts a write transaction (every write goes through here: see `indexing`).
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        self.indexing.begin().await
+    }
+
+    /// The search registry in force now.
+    pub fn registry(&self) -> std::sync::Arc<search::Registry> {
+        self.indexing.registry()
     }
 
     /// The backend in use.
@@ -204,6 +217,9 @@ impl Store {
             }
             tx.execute(&format!("INSERT INTO outbox (res_type, res_id, version, action, created_at) VALUES {}", b.values(chunk.len(), 5, None)), &outbox)
                 .await?;
+        }
+        if vs.iter().any(|v| v.res_type == "SearchParameter") {
+            tx.definitions_changed();
         }
         let indexed: Vec<(i64, &str, &[search::IndexRow])> = vs.iter().zip(&rids).filter(|(v, _)| !v.deleted).map(|(v, rid)| (*rid, v.res_type, v.index)).collect();
         let t_hist = t0.elapsed();
