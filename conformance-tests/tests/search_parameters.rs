@@ -170,3 +170,59 @@ async fn reindex_resumes_after_restart_sqlite() {
 async fn reindex_resumes_after_restart_postgres() {
     reindex_resumes_after_restart(Backend::Postgres).await;
 }
+
+/// Runs statements on a stopped server's database.
+async fn execute(url: &str, statements: &[&str]) {
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&pool).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        pool.close().await;
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        for s in statements {
+            sqlx::query(s).execute(&pool).await.unwrap_or_else(|e| panic!("{s}: {e}"));
+        }
+        pool.close().await;
+    }
+}
+
+/// Rows written by an older build (here: gender tokens without their implied system, and no
+/// record of the format) are rewritten by a full reindex the next start queues on its own.
+async fn an_older_index_format_is_reindexed_at_start(backend: Backend) {
+    let Some(url) = fresh_database(backend) else { return };
+    let (f, first) = own_server(&url, Duration::ZERO).await;
+    let id = f.create(&json!({"resourceType": "Patient", "gender": "female"})).await["id"].as_str().unwrap().to_string();
+    let query = "Patient?gender=http://hl7.org/fhir/administrative-gender|female";
+    assert_eq!(ids(&f.get(query).await.expect(200).json()), [id.clone()].into());
+    first.reindex.abort();
+    first.task.abort();
+    let _ = first.task.await;
+    execute(&url, &["UPDATE idx_token SET system = NULL WHERE param = 'gender'", "DELETE FROM index_format"]).await;
+
+    let (f, second) = own_server(&url, Duration::ZERO).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, status, done, total) = the_job(&f).await;
+        if status == "completed" {
+            assert_eq!((done, total), (1, 1));
+            break;
+        }
+        assert!(Instant::now() < deadline, "the format upgrade does not finish");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ids(&f.get(query).await.expect(200).json()), [id].into(), "the implied system is indexed again");
+    second.reindex.abort();
+    second.task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_format_is_reindexed_at_start_sqlite() {
+    an_older_index_format_is_reindexed_at_start(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_index_format_is_reindexed_at_start_postgres() {
+    an_older_index_format_is_reindexed_at_start(Backend::Postgres).await;
+}

@@ -11,3 +11,7 @@ CREATE TABLE reindex_job (
     created_at  BIGINT NOT NULL,            -- microseconds since the Unix epoch
     finished_at BIGINT
 );
+
+-- The index format the stored rows were written in (search::INDEX_FORMAT). A server with a newer
+-- format queues a full reindex at start (no row: rows written before the format was recorded).
+CREATE TABLE index_format (version BIGINT NOT NULL);

@@ -243,6 +243,11 @@ impl Terminology for NoTerminology {
     }
 }
 
+/// The format of the index rows [`Registry::extract`] writes. Raise it whenever a change makes rows
+/// differ for the same resource (a store then reindexes what it holds): 2 added implied code
+/// systems, composites, `near`, UCUM-canonical quantities and the `_text`/`_content` documents.
+pub const INDEX_FORMAT: i64 = 2;
+
 /// What parsing a query needs from the server around it.
 #[derive(Clone, Copy)]
 pub struct ParseEnv<'a> {

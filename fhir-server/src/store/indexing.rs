@@ -103,7 +103,36 @@ impl Indexing {
         let customs = ix.custom_definitions().await?;
         let pending = ix.pending().await?;
         ix.set(Registry::r4().with_custom(&customs, &pending));
+        ix.upgrade_format().await?;
         Ok(Arc::new(ix))
+    }
+
+    /// Queues a full reindex when the stored rows are in an older format than this build writes.
+    async fn upgrade_format(&self) -> Result<(), sqlx::Error> {
+        let stored: Option<(i64,)> = self.pool.fetch_opt("SELECT version FROM index_format ORDER BY version DESC LIMIT 1", &[]).await?;
+        let stored = match stored {
+            Some((v,)) if v >= search::INDEX_FORMAT => return Ok(()),
+            Some((v,)) => v,
+            // No record: an empty store starts current; one with resources predates the record.
+            None => {
+                let any: Option<(i64,)> = self.pool.fetch_opt("SELECT rid FROM resource LIMIT 1", &[]).await?;
+                if any.is_none() {
+                    return self.record_format().await;
+                }
+                0
+            }
+        };
+        let job = self.reindex_everything().await?;
+        self.record_format().await?;
+        tracing::info!(from = stored, to = search::INDEX_FORMAT, job = job.id, "index format is older than this build: reindexing everything");
+        Ok(())
+    }
+
+    async fn record_format(&self) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin_ungated().await?;
+        tx.execute("DELETE FROM index_format", &[]).await?;
+        tx.execute("INSERT INTO index_format (version) VALUES ($1)", &[Arg::Int(search::INDEX_FORMAT)]).await?;
+        tx.commit().await
     }
 
     /// The registry in force now.
