@@ -584,8 +584,63 @@ async fn filter_expressions(f: &Fhir) {
 }
 
 /// Percent-encodes a query value (spaces, quotes, '|' and the rest).
+async fn contained_resources(f: &Fhir) {
+    let sys = format!("urn:med:{}", unique());
+    let med = |id: &str, code: &str| json!({"resourceType": "Medication", "id": id, "code": {"coding": [{"system": sys, "code": code}]}});
+    let stored = f.create(&json!({"resourceType": "Medication", "code": {"coding": [{"system": sys, "code": "abc"}]}})).await["id"].as_str().unwrap().to_string();
+    let request = |contained: Option<Value>, reference: String| {
+        let mut r = json!({"resourceType": "MedicationRequest", "status": "active", "intent": "order",
+            "subject": {"reference": "Patient/x"}, "medicationReference": {"reference": reference}});
+        if let Some(c) = contained {
+            r["contained"] = json!([c]);
+        }
+        r
+    };
+    let a = f.create(&request(Some(med("m1", "abc")), "#m1".into())).await;
+    let a_id = a["id"].as_str().unwrap().to_string();
+    let b_id = f.create(&request(None, format!("Medication/{stored}"))).await["id"].as_str().unwrap().to_string();
+    let c_id = f.create(&request(Some(med("m1", "xyz")), "#m1".into())).await["id"].as_str().unwrap().to_string();
+    let abc = format!("code={sys}|abc");
+    let urls = |b: &Value| -> BTreeSet<String> { b["entry"].as_array().into_iter().flatten().filter_map(|e| e["fullUrl"].as_str().map(|u| u.trim_start_matches(&format!("{}/", f.base)).to_string())).collect() };
+    let get = |q: String| async move { f.get(&q).await.expect(200).json() };
+    let cases = [
+        (format!("Medication?{abc}"), vec![format!("Medication/{stored}")]),
+        (format!("Medication?{abc}&_contained=false"), vec![format!("Medication/{stored}")]),
+        (format!("Medication?{abc}&_contained=true"), vec![format!("MedicationRequest/{a_id}")]),
+        (format!("Medication?{abc}&_contained=both"), vec![format!("Medication/{stored}"), format!("MedicationRequest/{a_id}")]),
+        (format!("Medication?{abc}&_contained=true&_containedType=container"), vec![format!("MedicationRequest/{a_id}")]),
+        (format!("Medication?{abc}&_contained=true&_containedType=contained"), vec![format!("MedicationRequest/{a_id}#m1")]),
+        (format!("Medication?{abc}&_contained=both&_containedType=contained"), vec![format!("Medication/{stored}"), format!("MedicationRequest/{a_id}#m1")]),
+        (format!("Medication?code={sys}|abc,{sys}|xyz&_contained=true&_containedType=contained&_count=1"), vec![format!("MedicationRequest/{a_id}#m1")]),
+        // search.html: a chain is evaluated inside contained resources too.
+        (format!("MedicationRequest?medication.code={sys}|abc"), vec![format!("MedicationRequest/{a_id}"), format!("MedicationRequest/{b_id}")]),
+        (format!("MedicationRequest?medication.code={sys}|xyz"), vec![format!("MedicationRequest/{c_id}")]),
+    ];
+    for (q, expected) in cases {
+        let b = get(q.clone()).await;
+        assert_eq!(urls(&b), expected.into_iter().collect::<BTreeSet<_>>(), "{q} on {}", f.backend);
+    }
+    let alone = get(format!("Medication?{abc}&_contained=true&_containedType=contained")).await;
+    assert_eq!(alone["entry"][0]["resource"], med("m1", "abc"), "the contained resource itself");
+    for (q, at) in [
+        (format!("Medication?{abc}&_contained=maybe"), "_contained"),
+        (format!("Medication?{abc}&_containedType=contained"), "_containedType"),
+        (format!("Medication?{abc}&_contained=true&_sort=code"), "_sort"),
+    ] {
+        assert_eq!(f.get(&q).await.expect(400).issue_expression().as_deref(), Some(at), "{q}");
+    }
+    // The contained index follows the container's current version.
+    let mut a2 = a.clone();
+    a2["contained"] = json!([med("m1", "xyz")]);
+    f.put(&format!("MedicationRequest/{a_id}"), &a2).await.expect(200);
+    f.delete(&format!("MedicationRequest/{c_id}")).await.expect(204);
+    assert!(urls(&get(format!("Medication?{abc}&_contained=true")).await).is_empty(), "{}", f.backend);
+    let xyz = urls(&get(format!("MedicationRequest?medication.code={sys}|xyz")).await);
+    assert_eq!(xyz, [format!("MedicationRequest/{a_id}")].into(), "{}", f.backend);
+}
+
 fn form_urlencoded_value(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-both_backends!(filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+both_backends!(contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

@@ -16,7 +16,7 @@ mod near;
 mod query;
 mod sort;
 
-pub use query::{scoped_sql, Filter, Query, SearchError, SqlArg, SqlFilter};
+pub use query::{contained_matches_sql, contained_sql, scoped_sql, ContainedMode, Filter, Query, SearchError, SqlArg, SqlFilter};
 pub use sort::{KeyKind, SortKey};
 
 use serde_json::Value;
@@ -246,7 +246,11 @@ impl Terminology for NoTerminology {
 /// The format of the index rows [`Registry::extract`] writes. Raise it whenever a change makes rows
 /// differ for the same resource (a store then reindexes what it holds): 2 added implied code
 /// systems, composites, `near`, UCUM-canonical quantities and the `_text`/`_content` documents.
-pub const INDEX_FORMAT: i64 = 2;
+/// 3 indexes contained resources.
+pub const INDEX_FORMAT: i64 = 3;
+
+/// The index rows of one contained resource: its type, its local id and its rows.
+pub type ContainedRows = (String, String, Vec<IndexRow>);
 
 /// What parsing a query needs from the server around it.
 #[derive(Clone, Copy)]
@@ -599,6 +603,21 @@ impl Registry {
     /// The resource types the registry was built with.
     pub fn resource_types(&self) -> &[String] {
         &self.resource_types
+    }
+
+    /// Index rows of each contained resource (`contained[]` entries with a type and an id), for
+    /// `_contained` searches and chains through `#id` references.
+    pub fn extract_contained(&self, resource: &Value) -> Vec<ContainedRows> {
+        let mut out: Vec<ContainedRows> = Vec::new();
+        for c in resource.get("contained").and_then(Value::as_array).into_iter().flatten() {
+            let (Some(rt), Some(id)) = (c.get("resourceType").and_then(Value::as_str), c.get("id").and_then(Value::as_str)) else { continue };
+            // Local ids are unique in a valid resource; a repeat would only confuse `#id` lookups.
+            if out.iter().any(|(_, seen, _)| seen == id) {
+                continue;
+            }
+            out.push((rt.to_string(), id.to_string(), self.extract(c)));
+        }
+        out
     }
 
     /// Index rows of the parameters `codes` only (a reindex for new or changed parameters).

@@ -1001,15 +1001,59 @@ impl Query {
 
 /// The condition for a search over one or several types (system search with `_type`): the row is
 /// of one of the queries' types and matches that type's query. Placeholders start at `$1`.
-pub fn scoped_sql(queries: &[Query]) -> SqlFilter {
+/// Contained resources as rows shaped like `resource` (rid, res_type, res_id, last_updated,
+/// deleted) plus their container's rid; their index rows carry rid = -crid.
+const CONTAINED_ROWS: &str = "(SELECT -c.crid AS rid, c.res_type AS res_type, c.local_id AS res_id, k.last_updated AS last_updated, \
+     k.deleted AS deleted, c.container_rid AS container_rid FROM contained_resource c JOIN resource k ON k.rid = c.container_rid)";
+
+/// What `_contained` asks a search to match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainedMode {
+    /// `false` (the default): stored resources only.
+    Stored,
+    /// `true`: resources contained in others only.
+    Contained,
+    /// `both`.
+    Both,
+}
+
+/// Like [`scoped_sql`], for `_contained`: the rows are containers (any type) whose contained
+/// resources match, plus (with `both`) the stored resources that match themselves.
+pub fn contained_sql(queries: &[Query], mode: ContainedMode) -> SqlFilter {
+    let inner = scoped_frag(queries);
+    // The inner alias is `r` too, so each query's conditions apply to the contained row.
+    let containers = Frag::default().sql(&format!("r.rid IN (SELECT r.container_rid FROM {CONTAINED_ROWS} r WHERE NOT r.deleted AND (")).append(inner.clone()).sql("))");
+    match mode {
+        ContainedMode::Stored => inner.render(1),
+        ContainedMode::Contained => containers.render(1),
+        ContainedMode::Both => Frag::default().sql("(").append(inner).sql(") OR ").append(containers).render(1),
+    }
+}
+
+/// The matching contained resources of some containers: a statement over (container_rid,
+/// res_id) with binds from `$1`, to be followed by `AND r.container_rid IN (...)`.
+pub fn contained_matches_sql(queries: &[Query]) -> SqlFilter {
+    Frag::default()
+        .sql(&format!("SELECT r.container_rid, r.res_type, r.res_id FROM {CONTAINED_ROWS} r WHERE NOT r.deleted AND ("))
+        .append(scoped_frag(queries))
+        .sql(")")
+        .render(1)
+}
+
+fn scoped_frag(queries: &[Query]) -> Frag {
     let parts: Vec<Frag> = queries
         .iter()
         .map(|q| Frag::default().sql("r.res_type = ").text(q.resource_type.clone()).sql(" AND (").append(q.frag()).sql(")"))
         .collect();
     if parts.is_empty() {
-        return SqlFilter { sql: "1=0".into(), args: vec![] };
+        return Frag::default().sql("1=0");
     }
-    Frag::join(parts, " OR ").render(1)
+    Frag::join(parts, " OR ")
+}
+
+/// The condition on `r` for matches of the `queries` (one per searched type), binds from `$1`.
+pub fn scoped_sql(queries: &[Query]) -> SqlFilter {
+    scoped_frag(queries).render(1)
 }
 
 impl Frag {
@@ -1076,7 +1120,7 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
             .sql("))"),
         Cond::Chain { targets } => {
             let inner = format!("r{depth}");
-            let alts = targets
+            let stored = targets
                 .iter()
                 .map(|(t, filter)| {
                     Frag::default()
@@ -1089,7 +1133,30 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                         .sql(")")
                 })
                 .collect();
-            Frag::default().sql(&format!("{alias}.rid IN (")).append(sub("idx_reference")).sql(" AND (").append(Frag::join(alts, " OR ")).sql("))")
+            // search.html: a chain is also evaluated inside contained resources (`#id` references
+            // of the resource to its own contained ones). A separate IN keeps the plan for stored
+            // targets unchanged.
+            let contained = targets
+                .iter()
+                .map(|(t, filter)| {
+                    Frag::default()
+                        .sql(&format!("(x.rid, substr(x.url, 2)) IN (SELECT {inner}.container_rid, {inner}.res_id FROM {CONTAINED_ROWS} {inner} WHERE {inner}.res_type = "))
+                        .text(t.clone())
+                        .sql(" AND ")
+                        .append(render(filter, t, &inner, depth + 1))
+                        .sql(")")
+                })
+                .collect();
+            Frag::default()
+                .sql(&format!("({alias}.rid IN ("))
+                .append(sub("idx_reference"))
+                .sql(" AND (")
+                .append(Frag::join(stored, " OR "))
+                .sql(&format!(")) OR {alias}.rid IN ("))
+                .append(sub("idx_reference"))
+                .sql(" AND x.url LIKE '#%' AND (")
+                .append(Frag::join(contained, " OR "))
+                .sql(")))")
         }
         Cond::Near(near) => {
             let b = near.bounds();

@@ -84,6 +84,8 @@ fn statement(reg: &search::Registry, base: &str) -> Value {
                 {"name": "_list", "type": "token", "documentation": "resources a stored List names in entry.item"},
                 {"name": "_text", "type": "string", "documentation": "narrative words: terms ANDed, \"phrases\", OR"},
                 {"name": "_content", "type": "string", "documentation": "every string in the resource: terms ANDed, \"phrases\", OR"},
+                {"name": "_contained", "type": "token", "documentation": "true | false | both: match resources contained in others (chains always look into contained resources)"},
+                {"name": "_containedType", "type": "token", "documentation": "container (default) | contained: return the containers or the contained resources (fullUrl [container]#[id])"},
                 {"name": "_sort", "type": "special", "documentation": "several parameters, - for descending; missing values last"},
                 {"name": "_filter", "type": "special", "documentation": "search_filter.html: and/or/not, parentheses, chains; operators eq ne co sw ew gt lt ge le ap sa eb pr ss sb in ni re (not po, not [filter] paths)"}
             ]

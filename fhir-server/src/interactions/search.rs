@@ -84,6 +84,10 @@ struct ResultParams {
     sort: Vec<search::SortKey>,
     total_mode: Option<String>,
     specs: Vec<IncludeSpec>,
+    /// `_contained`; None is `false`.
+    contained: Option<search::ContainedMode>,
+    /// `_containedType=contained`: the contained resources themselves rather than their containers.
+    contained_alone: Option<bool>,
 }
 
 impl ResultParams {
@@ -96,6 +100,21 @@ impl ResultParams {
             "_sort" => self.sort = sort_keys(reg, types, v)?,
             "_total" if matches!(v, "none" | "estimate" | "accurate") => self.total_mode = Some(v.to_string()),
             "_total" => return Err(FhirError::bad_request(format!("_total must be none, estimate or accurate, not '{v}'")).at("_total")),
+            "_contained" => {
+                self.contained = Some(match v {
+                    "false" => search::ContainedMode::Stored,
+                    "true" => search::ContainedMode::Contained,
+                    "both" => search::ContainedMode::Both,
+                    _ => return Err(FhirError::bad_request(format!("_contained must be true, false or both, not '{v}'")).at("_contained")),
+                })
+            }
+            "_containedType" => {
+                self.contained_alone = Some(match v {
+                    "container" => false,
+                    "contained" => true,
+                    _ => return Err(FhirError::bad_request(format!("_containedType must be container or contained, not '{v}'")).at("_containedType")),
+                })
+            }
             "_count" => {
                 parse_count(&one)?;
             }
@@ -220,14 +239,25 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     }
     // Links echo exactly what was applied.
     let params: Vec<(String, String)> = type_params.into_iter().chain(params).filter(|(k, _)| !ignored.iter().any(|e| &e.param == k)).collect();
-    let ResultParams { cursor, sort, total_mode, specs } = result;
+    let ResultParams { cursor, sort, total_mode, specs, contained, contained_alone } = result;
+    let contained = contained.unwrap_or(search::ContainedMode::Stored);
+    if contained == search::ContainedMode::Stored {
+        if contained_alone.is_some() {
+            return Err(FhirError::bad_request("_containedType applies only with _contained=true or both").at("_containedType"));
+        }
+    } else if !sort.is_empty() {
+        // The matches' keys would be the containers', which are of other types.
+        return Err(FhirError::bad_request("_sort cannot be combined with _contained").at("_sort"));
+    } else if !specs.is_empty() {
+        return Err(FhirError::bad_request("_include and _revinclude cannot be combined with _contained").at("_include"));
+    }
     let cursor = match cursor {
         Some(c) => Some(Cursor::decode(&c, &sort).ok_or_else(|| FhirError::bad_request("_cursor is malformed or belongs to another _sort").at("_cursor"))?),
         None => None,
     };
     let count = parse_count(&control)?;
     let sub = subset::from_params(&control)?;
-    let filter = search::scoped_sql(&queries);
+    let filter = search::contained_sql(&queries, contained);
     let only_count = sub == Some(subset::Subset::Count);
     let mut rows = if only_count { Vec::new() } else { app.store.search_page(&filter, &sort, cursor.as_ref(), count + 1).await? };
     let forward = cursor.as_ref().map_or(true, |c| c.forward);
@@ -276,9 +306,13 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, r.res_type.clone(), r.id.clone())).collect();
     let included = if specs.is_empty() { Vec::new() } else { includes(app, &specs, &typed).await? };
     let mut entries = Vec::with_capacity(rows.len() + included.len());
-    for PageRow { res_type, id, content, .. } in rows {
-        let resource = subsetted(content, &sub)?;
-        entries.push(Entry { fields: json!({"fullUrl": format!("{}/{res_type}/{id}", app.base), "search": {"mode": "match"}}), resource: Some(resource) });
+    if contained != search::ContainedMode::Stored && contained_alone == Some(true) {
+        entries.extend(contained_entries(app, &queries, contained, rows, &sub).await?);
+    } else {
+        for PageRow { res_type, id, content, .. } in rows {
+            let resource = subsetted(content, &sub)?;
+            entries.push(Entry { fields: json!({"fullUrl": format!("{}/{res_type}/{id}", app.base), "search": {"mode": "match"}}), resource: Some(resource) });
+        }
     }
     if !ignored.is_empty() {
         let issues: Vec<Value> = ignored
@@ -293,6 +327,34 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
         entries.push(Entry { fields: json!({"fullUrl": format!("{}/{t}/{id}", app.base), "search": {"mode": "include"}}), resource: Some(resource) });
     }
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
+}
+
+/// `_containedType=contained`: for a page of containers, the contained resources that matched
+/// (fullUrl `[container URL]#[local id]`), and with `_contained=both` the page's resources that
+/// matched themselves.
+async fn contained_entries(app: &App, queries: &[search::Query], mode: search::ContainedMode, rows: Vec<PageRow>, sub: &Option<subset::Subset>) -> FhirResult<Vec<Entry>> {
+    let rids: Vec<i64> = rows.iter().map(|r| r.rid).collect();
+    let matches = app.store.contained_matches(&search::contained_matches_sql(queries), &rids).await?;
+    let themselves = if mode == search::ContainedMode::Both { app.store.matching_rids(&search::scoped_sql(queries), &rids).await? } else { Vec::new() };
+    let mut out = Vec::new();
+    for PageRow { rid, res_type, id, content, .. } in rows {
+        let url = format!("{}/{res_type}/{id}", app.base);
+        let mine: Vec<&(i64, String, String)> = matches.iter().filter(|m| m.0 == rid).collect();
+        if !mine.is_empty() {
+            let container: Value = serde_json::from_str(&content).map_err(FhirError::internal)?;
+            for (_, _, local) in mine {
+                let found = container["contained"].as_array().into_iter().flatten().find(|c| c["id"].as_str() == Some(local));
+                if let Some(c) = found {
+                    let resource = subsetted(c.to_string(), sub)?;
+                    out.push(Entry { fields: json!({"fullUrl": format!("{url}#{local}"), "search": {"mode": "match"}}), resource: Some(resource) });
+                }
+            }
+        }
+        if themselves.contains(&rid) {
+            out.push(Entry { fields: json!({"fullUrl": url, "search": {"mode": "match"}}), resource: Some(subsetted(content, sub)?) });
+        }
+    }
+    Ok(out)
 }
 
 /// The types of a system search (`_type`, or every type when absent), the other parameters, and

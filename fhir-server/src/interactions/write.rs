@@ -105,6 +105,7 @@ pub struct Prepared {
     method: &'static str,
     text: String,
     index: Vec<search::IndexRow>,
+    contained: Vec<search::ContainedRows>,
     /// The registry `index` was extracted with.
     registry: Arc<search::Registry>,
 }
@@ -127,6 +128,7 @@ pub fn prepare(reg: &Arc<search::Registry>, res_type: &str, id: &str, current: O
     let now = clock::now_micros().max(current.map(|c| c.last_updated + 1).unwrap_or(0));
     let stamped = stamp(body, id, version, now);
     let index = reg.extract(&stamped);
+    let contained = reg.extract_contained(&stamped);
     let text = serde_json::to_string(&stamped).map_err(FhirError::internal)?;
     Ok(Prepared {
         rid: current.map(|c| c.rid),
@@ -138,6 +140,7 @@ pub fn prepare(reg: &Arc<search::Registry>, res_type: &str, id: &str, current: O
         method,
         text,
         index,
+        contained,
         registry: reg.clone(),
     })
 }
@@ -150,6 +153,7 @@ pub async fn commit(app: &App, tx: &mut Tx, mut prepared: Vec<Prepared>) -> Fhir
     for p in prepared.iter_mut().filter(|p| !Arc::ptr_eq(&p.registry, &now)) {
         let doc: Value = serde_json::from_str(&p.text).map_err(FhirError::internal)?;
         p.index = now.extract(&doc);
+        p.contained = now.extract_contained(&doc);
         p.registry = now.clone();
     }
     let versions: Vec<NewVersion> = prepared
@@ -164,6 +168,7 @@ pub async fn commit(app: &App, tx: &mut Tx, mut prepared: Vec<Prepared>) -> Fhir
             method: p.method,
             content: Some(&p.text),
             index: &p.index,
+            contained: &p.contained,
         })
         .collect();
     app.store.write_versions(tx, &versions).await?;
@@ -231,7 +236,7 @@ pub async fn delete(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirRes
     app.store
         .write_version(
             tx,
-            &NewVersion { rid: Some(current.rid), res_type, res_id: id, version, last_updated: now, deleted: true, method: "DELETE", content: None, index: &[] },
+            &NewVersion { rid: Some(current.rid), res_type, res_id: id, version, last_updated: now, deleted: true, method: "DELETE", content: None, index: &[], contained: &[] },
         )
         .await?;
     Ok(Some(Written { status: StatusCode::NO_CONTENT, res_type: res_type.into(), id: id.into(), version, last_updated: now, content: None }))
