@@ -2,6 +2,8 @@
 
 use crate::{IndexRow, ParamType};
 use serde_json::{Map, Value};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
@@ -11,7 +13,14 @@ pub fn fold(s: &str) -> String {
     if s.is_ascii() {
         return s.to_ascii_lowercase();
     }
-    s.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase).collect()
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+/// Appends `fold(s)` to `out`, so callers folding many words can reuse one buffer.
+pub(crate) fn fold_into(s: &str, out: &mut String) {
+    out.extend(s.nfd().filter(|c| !is_combining_mark(*c)).flat_map(char::to_lowercase));
 }
 
 /// A reference split into its parts.
@@ -197,12 +206,31 @@ pub fn number_range(text: &str) -> Option<(f64, f64, f64)> {
     Some((value, value - half, value + half))
 }
 
+/// `o.get(k)`, for the small objects FHIR datatypes are: comparing a few short keys is cheaper
+/// than hashing one (serde_json's ordered map hashes with SipHash).
+fn field<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a Value> {
+    if o.len() > 8 {
+        return o.get(k);
+    }
+    o.iter().find(|(key, _)| *key == k).map(|(_, v)| v)
+}
+
+/// `v.get(k)` for an object, through [`field`].
+fn member<'a>(v: &'a Value, k: &str) -> Option<&'a Value> {
+    v.as_object().and_then(|o| field(o, k))
+}
+
+/// `o.contains_key(k)`, through [`field`].
+fn has(o: &Map<String, Value>, k: &str) -> bool {
+    field(o, k).is_some()
+}
+
 fn str_of<'a>(o: &'a Map<String, Value>, k: &str) -> Option<&'a str> {
-    o.get(k).and_then(Value::as_str)
+    field(o, k).and_then(Value::as_str)
 }
 
 fn strings<'a>(o: &'a Map<String, Value>, k: &str) -> Vec<&'a str> {
-    match o.get(k) {
+    match field(o, k) {
         Some(Value::String(s)) => vec![s.as_str()],
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
         _ => vec![],
@@ -246,9 +274,9 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
             }
         }
         ParamType::Reference => {
-            if let Some(rt) = v.get("resourceType").and_then(Value::as_str) {
+            if let Some(rt) = member(v, "resourceType").and_then(Value::as_str) {
                 // A contained resource (Bundle.entry[0].resource) stands for a reference to itself.
-                if let Some(id) = v.get("id").and_then(Value::as_str) {
+                if let Some(id) = member(v, "id").and_then(Value::as_str) {
                     out.push(IndexRow::Reference {
                         param: p(),
                         target_type: Some(rt.to_string()),
@@ -274,7 +302,7 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
             if parsed.target_type.is_none() {
                 parsed.target_type = o.and_then(|o| str_of(o, "type")).map(str::to_string);
             }
-            let ident = o.and_then(|o| o.get("identifier")).and_then(Value::as_object);
+            let ident = o.and_then(|o| field(o, "identifier")).and_then(Value::as_object);
             let ident_system = ident.and_then(|i| str_of(i, "system")).map(str::to_string);
             let ident_value = ident.and_then(|i| str_of(i, "value")).map(str::to_string);
             if parsed.target_id.is_none() && parsed.url.is_none() && ident_value.is_none() {
@@ -295,7 +323,7 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
                 // A choice typed string (CarePlan.activity.detail.scheduledString) is free text, not a date.
                 Value::String(_) if matches!(ty, Some(t) if !matches!(t, "date" | "dateTime" | "instant")) => None,
                 Value::String(s) => date_range(s).map(|(lo, hi)| if ty == Some("instant") { (lo, lo) } else { (lo, hi) }),
-                Value::Object(o) if matches!(ty, None | Some("Period")) && (o.contains_key("start") || o.contains_key("end")) => {
+                Value::Object(o) if matches!(ty, None | Some("Period")) && (has(o, "start") || has(o, "end")) => {
                     let lo = match str_of(o, "start") {
                         Some(s) => date_range(s).map(|r| r.0),
                         None => Some(i64::MIN),
@@ -330,9 +358,9 @@ pub fn rows_for(param: &str, kind: ParamType, item: &Item, out: &mut Vec<IndexRo
             if !matches!(ty, None | Some("Quantity" | "Age" | "Duration" | "Money" | "Distance" | "Count" | "SimpleQuantity")) {
                 return;
             }
-            let Some(Value::Number(n)) = o.get("value") else { return };
+            let Some(Value::Number(n)) = field(o, "value") else { return };
             let Some((value, low, high)) = number_range(&n.to_string()) else { return };
-            let (system, code) = if ty == Some("Money") || o.contains_key("currency") {
+            let (system, code) = if ty == Some("Money") || has(o, "currency") {
                 (Some("urn:iso:std:iso:4217".to_string()), str_of(o, "currency").map(str::to_string))
             } else {
                 (str_of(o, "system").map(str::to_string), str_of(o, "code").map(str::to_string))
@@ -360,9 +388,32 @@ pub const UCUM: &str = "http://unitsofmeasure.org";
 /// For a UCUM code: the factor to base units and the dimension key (see `fhirpath::ucum_canonical`).
 pub fn ucum_canonical(system: Option<&str>, code: Option<&str>) -> Option<(f64, String)> {
     match (system, code) {
-        (Some(UCUM), Some(c)) => fhirpath::ucum_canonical(c),
+        (Some(UCUM), Some(c)) => remembered_ucum(c),
         _ => None,
     }
+}
+
+/// Distinct units remembered per thread before starting over, so arbitrary units cannot grow it without bound.
+const UCUM_MEMO_MAX: usize = 1024;
+
+/// `fhirpath::ucum_canonical`, remembered per thread: parsing a unit costs more than the rest of
+/// a quantity's rows (each Observation value is indexed up to three times, once per composite),
+/// and a server sees few distinct units.
+fn remembered_ucum(code: &str) -> Option<(f64, String)> {
+    thread_local! {
+        static MEMO: RefCell<HashMap<String, Option<(f64, String)>>> = RefCell::new(HashMap::new());
+    }
+    MEMO.with_borrow_mut(|memo| {
+        if let Some(known) = memo.get(code) {
+            return known.clone();
+        }
+        let canon = fhirpath::ucum_canonical(code);
+        if memo.len() >= UCUM_MEMO_MAX {
+            memo.clear();
+        }
+        memo.insert(code.to_string(), canon.clone());
+        canon
+    })
 }
 
 fn coding_row(param: &str, o: &Map<String, Value>, fallback_text: Option<&str>) -> Option<IndexRow> {
@@ -393,28 +444,28 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
         Value::String(s) => out.push(tok(None, Some(s.clone()), None)),
         Value::Bool(b) => out.push(tok(None, Some(b.to_string()), None)),
         // A Reference or a Quantity in a token expression is not a token; leave it out rather than guess.
-        Value::Object(o) if o.contains_key("reference") || o.get("value").is_some_and(|v| !v.is_string()) => {}
+        Value::Object(o) if has(o, "reference") || field(o, "value").is_some_and(|v| !v.is_string()) => {}
         Value::Object(o) => {
             let kind = match ty {
                 Some(t) => t,
-                None if o.contains_key("coding") => "CodeableConcept",
-                None if o.contains_key("value") => {
+                None if has(o, "coding") => "CodeableConcept",
+                None if has(o, "value") => {
                     // Identifier.system is a URI; ContactPoint.system is a bare code such as "phone".
                     let sys_is_code = str_of(o, "system").is_some_and(|s| !s.contains(':'));
-                    if sys_is_code || o.contains_key("rank") {
+                    if sys_is_code || has(o, "rank") {
                         "ContactPoint"
                     } else {
                         "Identifier"
                     }
                 }
-                None if o.contains_key("code") || o.contains_key("display") => "Coding",
-                None if o.contains_key("text") => "CodeableConcept",
+                None if has(o, "code") || has(o, "display") => "Coding",
+                None if has(o, "text") => "CodeableConcept",
                 None => return,
             };
             match kind {
                 "CodeableConcept" => {
                     let text = str_of(o, "text");
-                    if let Some(Value::Array(cs)) = o.get("coding") {
+                    if let Some(Value::Array(cs)) = field(o, "coding") {
                         out.extend(cs.iter().filter_map(Value::as_object).filter_map(|c| coding_row(param, c, None)));
                     }
                     if let Some(t) = text {
@@ -425,13 +476,12 @@ fn token_rows(param: &str, item: &Item, out: &mut Vec<IndexRow>) {
                 "Identifier" => {
                     let system = str_of(o, "system").map(str::to_string);
                     let Some(value) = str_of(o, "value") else { return };
-                    let type_codings: Vec<&Map<String, Value>> = o
-                        .get("type")
-                        .and_then(|t| t.get("coding"))
+                    let type_codings: Vec<&Map<String, Value>> = field(o, "type")
+                        .and_then(|t| member(t, "coding"))
                         .and_then(Value::as_array)
                         .map(|a| a.iter().filter_map(Value::as_object).collect())
                         .unwrap_or_default();
-                    let text_norm = opt_fold(o.get("type").and_then(|t| t.get("text")).and_then(Value::as_str));
+                    let text_norm = opt_fold(field(o, "type").and_then(|t| member(t, "text")).and_then(Value::as_str));
                     if type_codings.is_empty() {
                         out.push(tok(system.clone(), Some(value.to_string()), text_norm.clone()));
                     }
@@ -503,6 +553,14 @@ mod tests {
         assert_eq!((p.target_id, p.url.as_deref()), (None, Some("urn:uuid:abc")));
         assert!(parse_reference("#p1").is_none());
         assert!(parse_reference("foo/bar/baz").is_none());
+    }
+
+    #[test]
+    fn remembered_units_agree_with_fhirpath() {
+        for code in ["mg", "mm[Hg]", "kg/m2", "mg", "no such unit", "mm[Hg]"] {
+            assert_eq!(ucum_canonical(Some(UCUM), Some(code)), fhirpath::ucum_canonical(code), "{code}");
+        }
+        assert_eq!(ucum_canonical(Some("urn:iso:std:iso:4217"), Some("mg")), None);
     }
 
     #[test]

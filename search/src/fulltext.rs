@@ -3,75 +3,219 @@
 //! `OR` between words or phrases gives alternatives, `"two words"` is a phrase, and each word
 //! matches the start of a word in the document, case- and accent-insensitively.
 
-use crate::extract::fold;
-use unicode_normalization::char::is_combining_mark;
+use crate::extract::fold_into;
+use crate::IndexRow;
 use serde_json::Value;
+use unicode_normalization::char::is_combining_mark;
 
 /// A document as stored: folded words, one space apart, with a space at each end so a word start
 /// is always `' ' || word`.
 pub fn document(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(' ');
-    // Folding word by word keeps the (slow) Unicode decomposition to the words that need it;
-    // marks stay with their word until folding strips them.
-    for w in text.split(|c: char| !(c.is_alphanumeric() || is_combining_mark(c))).filter(|w| !w.is_empty()) {
-        if w.is_ascii() {
-            out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
-            out.push(' ');
+    let mut doc = Doc::new(text.len() + 2);
+    doc.words(text, false);
+    doc.finish()
+}
+
+/// Appends the resource's `_text` (narrative) and `_content` (every string) documents, as asked.
+pub fn rows(resource: &Value, text: bool, content: bool, out: &mut Vec<IndexRow>) {
+    let div = narrative_div(resource);
+    // Apart from base64 data, the narrative is usually the largest string: fold it once for both.
+    let narrative = div.filter(|_| text || content).map(|div| {
+        let mut doc = Doc::new(div.len() / 2);
+        doc.words(div, true);
+        doc.finish()
+    });
+    let content = content.then(|| {
+        let mut doc = Doc::new(narrative.as_ref().map_or(256, |n| n.len() + 256));
+        doc.value(resource, "", div.zip(narrative.as_deref()));
+        doc.finish()
+    });
+    if let Some(value) = narrative.filter(|_| text) {
+        out.push(IndexRow::Text { param: "_text".into(), value });
+    }
+    if let Some(value) = content {
+        out.push(IndexRow::Text { param: "_content".into(), value });
+    }
+}
+
+/// The narrative's XHTML, `text.div`.
+fn narrative_div(resource: &Value) -> Option<&str> {
+    resource.get("text")?.get("div")?.as_str()
+}
+
+/// Whether a character belongs to a word: combining marks stay with their word until folding strips them.
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || is_combining_mark(c)
+}
+
+/// The character starting at byte `i` (a char boundary) and its length in bytes.
+fn char_at(s: &str, i: usize) -> (char, usize) {
+    let c = s[i..].chars().next().expect("i is inside s");
+    (c, c.len_utf8())
+}
+
+/// A document being built: a leading space, then each folded word followed by a space.
+struct Doc {
+    /// Bytes rather than a String so ASCII words can be written eight bytes at a time.
+    out: Vec<u8>,
+    /// Scratch for the few words that need Unicode folding, reused rather than allocated per word.
+    folded: String,
+}
+
+impl Doc {
+    fn new(capacity: usize) -> Doc {
+        let mut out = Vec::with_capacity(capacity.max(16));
+        out.push(b' ');
+        Doc { out, folded: String::new() }
+    }
+
+    /// The document as a String (checking the UTF-8 costs about 1 % of building it).
+    fn finish(self) -> String {
+        String::from_utf8(self.out).expect("only whole characters are written")
+    }
+
+    /// Appends the words of a string, plain text or (`xhtml`) markup: tags separate words and are
+    /// dropped, and `&amp;`, `&lt;`, `&gt;` and `&nbsp;` separate words rather than being words.
+    fn words(&mut self, s: &str, xhtml: bool) {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            i = if c.is_ascii_alphanumeric() {
+                self.ascii_word(s, i)
+            } else if c.is_ascii() {
+                if xhtml && matches!(c, b'<' | b'>' | b'&') { markup_end(s, i) } else { i + 1 }
+            } else {
+                match char_at(s, i) {
+                    (c, _) if is_word_char(c) => self.folded_word(s, i),
+                    (_, len) => i + len,
+                }
+            };
+        }
+    }
+
+    /// Appends the word starting with the ASCII letter or digit at byte `i`; returns where it ends.
+    fn ascii_word(&mut self, s: &str, i: usize) -> usize {
+        let b = s.as_bytes();
+        let at = self.out.len();
+        let end = i + push_alnum_run(&b[i..], &mut self.out);
+        if end < b.len() && !b[end].is_ascii() && is_word_char(char_at(s, end).0) {
+            self.out.truncate(at);
+            return self.folded_word(s, i);
+        }
+        self.out.push(b' ');
+        end
+    }
+
+    /// Appends the word starting at byte `i`, which has a non-ASCII character, folded; returns
+    /// where it ends. Folding can split it (a letter that folds to a non-letter).
+    fn folded_word(&mut self, s: &str, i: usize) -> usize {
+        let end = word_end(s, i);
+        self.folded.clear();
+        fold_into(&s[i..end], &mut self.folded);
+        for part in self.folded.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()) {
+            self.out.extend_from_slice(part.as_bytes());
+            self.out.push(b' ');
+        }
+        end
+    }
+
+    /// Appends the words of every string in a JSON value but `resourceType` codes, reading `div`s
+    /// as XHTML. `narrative` is the resource's own `text.div` with its document, already built.
+    fn value(&mut self, v: &Value, key: &str, narrative: Option<(&str, &str)>) {
+        match v {
+            Value::String(s) if key == "div" => match narrative {
+                Some((div, doc)) if std::ptr::eq(div, s.as_str()) => self.out.extend_from_slice(&doc.as_bytes()[1..]),
+                _ => self.words(s, true),
+            },
+            Value::String(s) if key != "resourceType" => self.words(s, false),
+            Value::Array(a) => a.iter().for_each(|x| self.value(x, key, narrative)),
+            Value::Object(o) => o.iter().for_each(|(k, x)| self.value(x, k, narrative)),
+            _ => {}
+        }
+    }
+}
+
+/// Appends the run of ASCII letters and digits at the start of `b`, lowercased, and returns its length.
+fn push_alnum_run(b: &[u8], out: &mut Vec<u8>) -> usize {
+    // Eight bytes at a time, as base64 data and narratives are most of the text and mostly letters:
+    // copy all eight, then take back those past the run. Setting 0x20 lowercases a letter and
+    // leaves a digit as it is.
+    let mut n = 0;
+    while let Some(chunk) = b.get(n..n + 8) {
+        let v = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        out.extend_from_slice(&(v | 0x2020_2020_2020_2020).to_le_bytes());
+        let not_alnum = not_alnum_lanes(v);
+        if not_alnum != 0 {
+            let run = (not_alnum.trailing_zeros() / 8) as usize;
+            out.truncate(out.len() - 8 + run);
+            return n + run;
+        }
+        n += 8;
+    }
+    let run = b[n..].iter().position(|c| !c.is_ascii_alphanumeric()).unwrap_or(b.len() - n);
+    out.extend(b[n..n + run].iter().map(|c| c | 0x20));
+    n + run
+}
+
+/// For eight bytes (little-endian), the high bit of each byte that is not an ASCII letter or digit.
+fn not_alnum_lanes(v: u64) -> u64 {
+    const LANES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x80 * LANES;
+    // With each byte below 0x80, `x + (0x80 - lo)` sets that byte's high bit exactly when x >= lo,
+    // and no sum carries into the next byte.
+    let at_least = |x: u64, lo: u8| x + (0x80 - lo as u64) * LANES;
+    let x = v & !HIGH;
+    let digit = at_least(x, b'0') & !at_least(x, b'9' + 1);
+    let folded = x | (0x20 * LANES);
+    let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
+    (!(digit | letter) | v) & HIGH
+}
+
+/// Where the word starting at byte `i` ends: the first character that is not a word character.
+fn word_end(s: &str, mut i: usize) -> usize {
+    let b = s.as_bytes();
+    while i < b.len() {
+        if b[i].is_ascii() {
+            if !b[i].is_ascii_alphanumeric() {
+                break;
+            }
+            i += 1;
             continue;
         }
-        for part in fold(w).split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()) {
-            out.push_str(part);
-            out.push(' ');
+        let (c, len) = char_at(s, i);
+        if !is_word_char(c) {
+            break;
         }
+        i += len;
     }
-    out
+    i
 }
 
-/// The narrative's text: the XHTML `text.div` without its markup.
-pub fn narrative(resource: &Value) -> Option<String> {
-    resource.pointer("/text/div")?.as_str().map(strip_markup)
+/// Where markup starting at byte `i` of XHTML (a `<`, `>` or `&`) ends.
+fn markup_end(s: &str, i: usize) -> usize {
+    let b = s.as_bytes();
+    match b[i] {
+        // Everything up to the tag's end is markup; an unclosed tag runs to the end.
+        b'<' => b[i..].iter().position(|&c| c == b'>').map_or(b.len(), |q| i + q + 1),
+        b'>' => i + 1,
+        _ => i + entity_len(&s[i..]),
+    }
 }
 
-/// XHTML as plain text: tags become spaces, the common entities their characters.
-fn strip_markup(div: &str) -> String {
-    let mut out = String::with_capacity(div.len());
-    let mut in_tag = false;
-    for c in div.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                out.push(' ');
-            }
-            _ if !in_tag => out.push(c),
-            _ => {}
-        }
+/// How many bytes of `s` (which starts with `&`) one entity occupies; 1 for a plain `&`.
+///
+/// Narratives were once decoded by replacing `&amp;`, then `&lt;`, `&gt;` and `&nbsp;` in turn, so
+/// `&amp;lt;` became `<`: an `&amp;` followed by one of the others is read as that one, which keeps
+/// the stored documents as they were.
+fn entity_len(s: &str) -> usize {
+    const OTHERS: [&str; 3] = ["lt;", "gt;", "nbsp;"];
+    let other = |rest: &str| OTHERS.iter().find(|e| rest.starts_with(**e)).map(|e| e.len());
+    let rest = &s[1..];
+    if let Some(after) = rest.strip_prefix("amp;") {
+        return 5 + other(after).unwrap_or(0);
     }
-    // Other entities leave harmless fragments.
-    out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ")
-}
-
-/// Every string value in the resource (the narrative without markup), space-separated.
-pub fn content(resource: &Value) -> String {
-    fn walk(v: &Value, key: &str, out: &mut String) {
-        match v {
-            Value::String(s) if key == "div" => {
-                out.push_str(&strip_markup(s));
-                out.push(' ');
-            }
-            Value::String(s) if key != "resourceType" => {
-                out.push_str(s);
-                out.push(' ');
-            }
-            Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
-            Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, k, out)),
-            _ => {}
-        }
-    }
-    let mut out = String::new();
-    walk(resource, "", &mut out);
-    out
+    1 + other(rest).unwrap_or(0)
 }
 
 /// A parsed text query: alternatives (OR) of conjunctions (AND) of word sequences (a phrase, or one word).
@@ -113,6 +257,18 @@ pub(crate) fn parse(q: &str) -> Result<Vec<Vec<String>>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// The (`_text`, `_content`) documents of a resource.
+    fn docs(resource: &Value) -> (Option<String>, Option<String>) {
+        let mut rows = Vec::new();
+        super::rows(resource, true, true, &mut rows);
+        let doc = |param: &str| rows.iter().find(|r| r.param() == param).map(|r| match r {
+            IndexRow::Text { value, .. } => value.clone(),
+            _ => unreachable!("full text writes Text rows"),
+        });
+        (doc("_text"), doc("_content"))
+    }
 
     #[test]
     fn documents_fold_and_split_words() {
@@ -120,7 +276,135 @@ mod tests {
         // Decomposed accents stay with their word until folding removes them.
         assert_eq!(document("A\u{30a}ngstro\u{308}m x"), " angstrom x ");
         assert_eq!(document("Ångström x"), " angstrom x ");
-        assert_eq!(narrative(&serde_json::json!({"text": {"div": "<div xmlns=\"x\"><p>Bob &amp; <b>Alice</b></p></div>"}})).map(|t| document(&t)), Some(" bob alice ".into()));
+        let r = json!({"resourceType": "Basic", "text": {"div": "<div xmlns=\"x\"><p>Bob &amp; <b>Alice</b></p></div>"}, "note": "Épée"});
+        assert_eq!(docs(&r), (Some(" bob alice ".into()), Some(" bob alice epee ".into())));
+    }
+
+    #[test]
+    fn only_the_documents_asked_for_are_written() {
+        let r = json!({"resourceType": "Basic", "text": {"div": "<div>a</div>"}});
+        let params = |text, content| {
+            let mut rows = Vec::new();
+            super::rows(&r, text, content, &mut rows);
+            rows.iter().map(|r| r.param().to_string()).collect::<Vec<_>>()
+        };
+        assert_eq!(params(true, false), ["_text"]);
+        assert_eq!(params(false, true), ["_content"]);
+        assert!(params(false, false).is_empty());
+        assert_eq!(docs(&json!({"resourceType": "Basic"})), (None, Some(" ".into())));
+    }
+
+    /// The documents as first written: markup stripped into a String, entities replaced one after
+    /// another, every string joined into one text, then split and folded. The builder must agree.
+    mod reference {
+        use crate::extract::fold;
+        use serde_json::Value;
+        use unicode_normalization::char::is_combining_mark;
+
+        pub fn document(text: &str) -> String {
+            let mut out = String::from(" ");
+            for w in text.split(|c: char| !(c.is_alphanumeric() || is_combining_mark(c))).filter(|w| !w.is_empty()) {
+                if w.is_ascii() {
+                    out.extend(w.chars().map(|c| c.to_ascii_lowercase()));
+                    out.push(' ');
+                    continue;
+                }
+                for part in fold(w).split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()) {
+                    out.push_str(part);
+                    out.push(' ');
+                }
+            }
+            out
+        }
+
+        fn strip_markup(div: &str) -> String {
+            let mut out = String::new();
+            let mut in_tag = false;
+            for c in div.chars() {
+                match c {
+                    '<' => in_tag = true,
+                    '>' => {
+                        in_tag = false;
+                        out.push(' ');
+                    }
+                    _ if !in_tag => out.push(c),
+                    _ => {}
+                }
+            }
+            out.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", " ")
+        }
+
+        pub fn docs(resource: &Value) -> (Option<String>, Option<String>) {
+            fn walk(v: &Value, key: &str, out: &mut String) {
+                match v {
+                    Value::String(s) if key == "div" => {
+                        out.push_str(&strip_markup(s));
+                        out.push(' ');
+                    }
+                    Value::String(s) if key != "resourceType" => {
+                        out.push_str(s);
+                        out.push(' ');
+                    }
+                    Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+                    Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, k, out)),
+                    _ => {}
+                }
+            }
+            let text = resource.pointer("/text/div").and_then(Value::as_str).map(|d| document(&strip_markup(d)));
+            let mut all = String::new();
+            walk(resource, "", &mut all);
+            (text, Some(document(&all)))
+        }
+    }
+
+    #[test]
+    fn documents_match_the_reference_on_odd_text() {
+        let divs = [
+            "&amp;lt; &amp;gt; &amp;nbsp; &amp;amp; &amp;amp;lt; &amp;&amp;lt; &lt;b&gt; AT&amp;T x&nbsp;y &copy; & ; &am<b>p;",
+            "<div>unclosed <b tag &amp; text",
+            "<a title=\"x > y\">in</a> > out &lt;&gt;&nbsp;&amp;",
+            "Ǆemal İstanbul ß Σίσυφος ǅ ½ Ⅻ ① ﬁne A\u{30a} \u{301}lead x\u{200d}y 日本語テキスト",
+        ];
+        for div in divs {
+            let r = json!({"resourceType": "Basic", "text": {"div": div}, "code": {"text": div},
+                "contained": [{"resourceType": "Basic", "text": {"div": div}}], "div": [div, "plain"]});
+            assert_eq!(docs(&r), reference::docs(&r), "{div}");
+            assert_eq!(document(div), reference::document(div), "{div}");
+        }
+    }
+
+    #[test]
+    fn documents_match_the_reference_on_the_r4_examples() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpora/fhir-r4-examples/examples");
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            eprintln!("skipped: no corpus at {dir}");
+            return;
+        };
+        let mut checked = 0;
+        for path in entries.map(|e| e.unwrap().path()) {
+            let Some(r) = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str::<Value>(&t).ok()) else { continue };
+            assert_eq!(docs(&r), reference::docs(&r), "{}", path.display());
+            checked += 1;
+        }
+        assert!(checked > 700, "only {checked} examples read");
+    }
+
+    #[test]
+    fn alnum_runs_agree_with_a_byte_at_a_time() {
+        for byte in 0..=255u8 {
+            // Each byte value among letters (and another after it), at every offset within a block of eight.
+            for at in 0..11 {
+                let mut b = b"aZ09zA".repeat(4);
+                b.insert(at, byte);
+                b.insert(at + 2, 255 - byte);
+                for from in 0..b.len() {
+                    let run: Vec<u8> = b[from..].iter().take_while(|c| c.is_ascii_alphanumeric()).map(u8::to_ascii_lowercase).collect();
+                    let mut out = vec![b' '];
+                    assert_eq!(push_alnum_run(&b[from..], &mut out), run.len(), "{b:?} from {from}");
+                    assert_eq!(out[1..], run, "{b:?} from {from}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -663,14 +663,7 @@ impl Registry {
             }
             dedup_tail(&mut out, start);
         }
-        if self.param(rt, "_text").is_some() {
-            if let Some(t) = fulltext::narrative(resource) {
-                out.push(IndexRow::Text { param: "_text".into(), value: fulltext::document(&t) });
-            }
-        }
-        if self.param(rt, "_content").is_some() {
-            out.push(IndexRow::Text { param: "_content".into(), value: fulltext::document(&fulltext::content(resource)) });
-        }
+        fulltext::rows(resource, self.param(rt, "_text").is_some(), self.param(rt, "_content").is_some(), &mut out);
         out
     }
 
