@@ -53,6 +53,9 @@ async fn custom_parameter_lifecycle(f: &Fhir) {
     let blue1 = patient(f, &ext, "Blue").await;
     let _green = patient(f, &ext, "green").await;
     let blue2 = patient(f, &ext, "blue-grey").await;
+    // A contained Patient, stored before the definition too.
+    let holder = f.create(&json!({"resourceType": "Observation", "status": "final", "code": {"text": "eyes"}, "subject": {"reference": "#p"},
+        "contained": [{"resourceType": "Patient", "id": "p", "extension": [{"url": ext, "valueString": "blue"}]}]})).await;
     let query = format!("Patient?{code}=blue&_count=100");
     assert_eq!(f.get(&query).await.expect(400).issue_expression().as_deref(), Some(code.as_str()), "unknown before it is defined");
 
@@ -64,6 +67,8 @@ async fn custom_parameter_lifecycle(f: &Fhir) {
     let sp = f.create(&definition(&code, &ext)).await;
     let (found, _) = once_ready(f, &query, &code).await;
     assert_eq!(found, [blue1.clone(), blue2.clone()].into(), "resources stored before the definition are found");
+    let (containers, _) = once_ready(f, &format!("{query}&_contained=true"), &code).await;
+    assert_eq!(containers, [holder["id"].as_str().unwrap().to_string()].into(), "and contained ones");
     let blue3 = patient(f, &ext, "BLUE").await;
     let (found, _) = once_ready(f, &query, &code).await;
     assert_eq!(found, [blue1.clone(), blue2.clone(), blue3.clone()].into(), "resources written after it are indexed on write");

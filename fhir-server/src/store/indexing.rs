@@ -220,9 +220,9 @@ impl Indexing {
     async fn create_job(&self, tx: &mut Tx, params: &[(String, String)]) -> Result<Job, sqlx::Error> {
         let types: BTreeSet<&str> = params.iter().map(|(t, _)| t.as_str()).collect();
         let mut args = Vec::new();
-        let of_types = if types.is_empty() { String::new() } else { format!(" AND res_type IN ({})", push_list(&mut args, types.iter().map(|t| Arg::Text(t)))) };
-        let (end_rid, total): (Option<i64>, i64) =
-            tx.fetch_opt(&format!("SELECT MAX(rid), COUNT(*) FROM resource WHERE NOT deleted{of_types}"), &args).await?.unwrap_or((None, 0));
+        let of_types = job_rows(&types, &mut args);
+        let (end_rid,): (Option<i64>,) = tx.fetch_opt("SELECT MAX(rid) FROM resource", &[]).await?.unwrap_or((None,));
+        let (total,): (i64,) = tx.fetch_opt(&format!("SELECT COUNT(*) FROM resource WHERE NOT deleted{of_types}"), &args).await?.unwrap_or((0,));
         let params_json = serde_json::to_string(params).unwrap_or_else(|_| "[]".into());
         let sql = format!("INSERT INTO reindex_job (params, end_rid, total, created_at) VALUES ($1, $2, $3, $4) RETURNING {JOB_COLUMNS}");
         let job: Option<Job> = tx.fetch_opt(&sql, &[Arg::Text(&params_json), Arg::Int(end_rid.unwrap_or(0)), Arg::Int(total), Arg::Int(clock::now_micros())]).await?;
@@ -271,7 +271,8 @@ impl Indexing {
             tx.execute("SET LOCAL lock_timeout = '200ms'", &[]).await?;
         }
         let mut args = vec![Arg::Int(job.cursor_rid), Arg::Int(job.end_rid), Arg::Int(self.config.batch)];
-        let of_types = if by_type.is_empty() { String::new() } else { format!(" AND res_type IN ({})", push_list(&mut args, by_type.keys().map(|t| Arg::Text(t)))) };
+        let types: BTreeSet<&str> = by_type.keys().map(String::as_str).collect();
+        let of_types = job_rows(&types, &mut args);
         let sql = format!(
             "SELECT rid, res_type, {} FROM resource WHERE rid > $1 AND rid <= $2 AND NOT deleted{of_types} ORDER BY rid LIMIT $3{}",
             backend.json_col(""),
@@ -286,21 +287,39 @@ impl Indexing {
             return Ok(true);
         };
         let n = batch.len() as i64;
+        // Contained resources of the job's types, in the containers of this batch.
+        let inner: Vec<(i64, i64, String, String)> = if by_type.is_empty() {
+            Vec::new()
+        } else {
+            let mut args = Vec::new();
+            let rids = push_list(&mut args, batch.iter().map(|b| Arg::Int(b.0)));
+            let of = push_list(&mut args, by_type.keys().map(|t| Arg::Text(t)));
+            tx.fetch(&format!("SELECT crid, container_rid, res_type, local_id FROM contained_resource WHERE container_rid IN ({rids}) AND res_type IN ({of})"), &args).await?
+        };
         let rows = tokio::task::spawn_blocking(move || {
-            batch
-                .into_iter()
-                .map(|(rid, rt, content)| {
-                    let doc: Value = content.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null);
-                    // A full reindex redoes contained resources too; a job for some parameters leaves
-                    // them as they are (docs: a known gap for `_contained` on a new parameter).
-                    let (rows, contained) = match by_type.get(&rt) {
-                        Some(codes) => (reg.extract_only(&doc, codes), None),
-                        None => (reg.extract(&doc), Some(reg.extract_contained(&doc))),
+            let row_params = |rt: &str| -> Vec<String> {
+                by_type.get(rt).map(|codes| codes.iter().flat_map(|c| reg.param(rt, c).map(|p| p.row_params()).unwrap_or_else(|| vec![c.clone()])).collect()).unwrap_or_default()
+            };
+            let mut out = Vec::new();
+            for (rid, rt, content) in batch {
+                let doc: Value = content.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or(Value::Null);
+                if by_type.is_empty() {
+                    out.push(Reindexed { rid, rt, row_params: Vec::new(), rows: reg.extract(&doc), contained: Some(reg.extract_contained(&doc)) });
+                    continue;
+                }
+                if let Some(codes) = by_type.get(&rt) {
+                    out.push(Reindexed { rid, row_params: row_params(&rt), rows: reg.extract_only(&doc, codes), rt, contained: None });
+                }
+                for (crid, _, ct, local) in inner.iter().filter(|c| c.1 == rid) {
+                    let found = doc["contained"].as_array().into_iter().flatten().find(|c| c["id"].as_str() == Some(local));
+                    let rows = match (found, by_type.get(ct)) {
+                        (Some(c), Some(codes)) => reg.extract_only(c, codes),
+                        _ => Vec::new(),
                     };
-                    let row_params: Vec<String> = by_type.get(&rt).map(|codes| codes.iter().flat_map(|c| reg.param(&rt, c).map(|p| p.row_params()).unwrap_or_else(|| vec![c.clone()])).collect()).unwrap_or_default();
-                    Reindexed { rid, rt, row_params, rows, contained }
-                })
-                .collect::<Vec<_>>()
+                    out.push(Reindexed { rid: -crid, rt: ct.clone(), row_params: row_params(ct), rows, contained: None });
+                }
+            }
+            out
         })
         .await
         .map_err(|e| sqlx::Error::Protocol(format!("reindex extraction panicked: {e}")))?;
@@ -320,6 +339,16 @@ impl Indexing {
         tracing::info!(job = job.id, total = job.total, "reindex job finished");
         Ok(())
     }
+}
+
+/// The condition on `resource` rows a job walks: those of its types and those containing
+/// resources of its types (every row when `types` is empty).
+fn job_rows<'a>(types: &BTreeSet<&'a str>, args: &mut Vec<Arg<'a>>) -> String {
+    if types.is_empty() {
+        return String::new();
+    }
+    let of = push_list(args, types.iter().map(|t| Arg::Text(t)));
+    format!(" AND (res_type IN ({of}) OR rid IN (SELECT container_rid FROM contained_resource WHERE res_type IN ({of})))")
 }
 
 /// One resource's new rows from a reindex batch.
