@@ -142,6 +142,7 @@ async fn reindex_resumes_after_restart(backend: Backend) {
     f.create(&definition("eye-colour", ext)).await;
     let r = f.get("Patient?eye-colour=blue").await.expect(503);
     assert_eq!(r.issue_expression().as_deref(), Some("eye-colour"));
+    assert_eq!(r.header("retry-after").as_deref(), Some("5"));
     let (job, status, _, total) = the_job(&f).await;
     assert_eq!((status.as_str(), total), ("in-progress", 8));
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -89,7 +89,12 @@ pub fn info_outcome(msg: impl Into<String>) -> Value {
 
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
-        crate::rest::format::json_response(self.status, &self.outcome(), false)
+        let mut r = crate::rest::format::json_response(self.status, &self.outcome(), false);
+        // A 503 here is transient (a search parameter still being reindexed): say when to come back.
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));
+        }
+        r
     }
 }
 
