@@ -567,4 +567,47 @@ mod tests {
     fn folding() {
         assert_eq!(fold("Ångström ÉCOLE"), "angstrom ecole");
     }
+
+    /// Deduplication of a parameter's rows (in lib.rs) agrees with comparing each row with all
+    /// before it, both for few rows and for the many that it hashes.
+    #[test]
+    fn duplicate_rows_go_and_order_stays() {
+        let quadratic = |rows: &[IndexRow]| {
+            let mut out: Vec<IndexRow> = Vec::new();
+            for r in rows {
+                if !out.contains(r) {
+                    out.push(r.clone());
+                }
+            }
+            out
+        };
+        let number = |value: f64| IndexRow::Number { param: "n".into(), value, low: value, high: value };
+        let token = |code: &str| IndexRow::Token { param: "t".into(), system: None, code: Some(code.into()), text_norm: None, type_system: None, type_code: None };
+        for n in [3, 16, 17, 60] {
+            let mut rows = vec![IndexRow::Uri { param: "before".into(), value: "x".into() }];
+            for i in 0..n {
+                rows.push(match i % 6 {
+                    0 => token(&(i % 4).to_string()),
+                    1 => number(0.0),
+                    2 => number(-0.0),
+                    3 => number(f64::NAN),
+                    4 => IndexRow::Composite { grp: (i % 3) as u32, row: Box::new(token("c")) },
+                    _ => token(&i.to_string()),
+                });
+            }
+            let mut deduped = rows.clone();
+            crate::dedup_tail(&mut deduped, 1);
+            let expected: Vec<IndexRow> = rows[..1].iter().cloned().chain(quadratic(&rows[1..])).collect();
+            // Debug, as rows with NaN are not equal to themselves.
+            assert_eq!(format!("{deduped:?}"), format!("{expected:?}"), "{n} rows");
+        }
+    }
+
+    #[test]
+    fn a_long_list_keeps_each_item_once() {
+        let entries: Vec<serde_json::Value> = (0..300).map(|i| serde_json::json!({"item": {"reference": format!("Patient/p{}", i % 200)}})).collect();
+        let list = serde_json::json!({"resourceType": "List", "status": "current", "mode": "working", "entry": entries});
+        let rows = crate::Registry::r4().extract(&list);
+        assert_eq!(rows.iter().filter(|r| r.param() == "item").count(), 200);
+    }
 }

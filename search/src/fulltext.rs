@@ -5,7 +5,9 @@
 
 use crate::extract::fold_into;
 use crate::IndexRow;
-use serde_json::Value;
+use fhir_model::Model;
+use serde_json::{Map, Value};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use unicode_normalization::char::is_combining_mark;
 
 /// A document as stored: folded words, one space apart, with a space at each end so a word start
@@ -16,8 +18,9 @@ pub fn document(text: &str) -> String {
     doc.finish()
 }
 
-/// Appends the resource's `_text` (narrative) and `_content` (every string) documents, as asked.
-pub fn rows(resource: &Value, text: bool, content: bool, out: &mut Vec<IndexRow>) {
+/// Appends the resource's `_text` (narrative) and `_content` (every string but base64Binary
+/// values, which `model` tells apart; without a model they are indexed too) documents, as asked.
+pub fn rows(resource: &Value, text: bool, content: bool, model: Option<&Arc<Model>>, out: &mut Vec<IndexRow>) {
     let div = narrative_div(resource);
     // Apart from base64 data, the narrative is usually the largest string: fold it once for both.
     let narrative = div.filter(|_| text || content).map(|div| {
@@ -26,8 +29,13 @@ pub fn rows(resource: &Value, text: bool, content: bool, out: &mut Vec<IndexRow>
         doc.finish()
     });
     let content = content.then(|| {
+        let keys = model.map(base64_keys);
+        let walk = Walk {
+            narrative: div.zip(narrative.as_deref()),
+            base64: model.zip(keys.as_deref()).map(|(model, keys)| Base64 { model, keys }),
+        };
         let mut doc = Doc::new(narrative.as_ref().map_or(256, |n| n.len() + 256));
-        doc.value(resource, "", div.zip(narrative.as_deref()));
+        doc.value(resource, "", None, &walk);
         doc.finish()
     });
     if let Some(value) = narrative.filter(|_| text) {
@@ -41,6 +49,116 @@ pub fn rows(resource: &Value, text: bool, content: bool, out: &mut Vec<IndexRow>
 /// The narrative's XHTML, `text.div`.
 fn narrative_div(resource: &Value) -> Option<&str> {
     resource.get("text")?.get("div")?.as_str()
+}
+
+/// The JSON keys that name a base64Binary element in some type of a model (`data`, `hash`,
+/// `valueBase64Binary`, ...). Encoded bytes are no words, and they are over half the text of the
+/// R4 examples; a string under another key is indexed without asking the model anything.
+struct Base64Keys {
+    /// Each key with its [`tag`], so that most keys are ruled out by comparing two numbers.
+    keys: Vec<(u64, String)>,
+    /// Bit `n` is set when some key is `n` bytes long (bit 63: 63 or more): most keys are ruled out by it alone.
+    lengths: u64,
+}
+
+impl Base64Keys {
+    fn new(model: &Model) -> Base64Keys {
+        let mut keys: Vec<(u64, String)> = Vec::new();
+        for el in model.type_names().filter_map(|t| model.type_def(t)).flat_map(|t| &t.elements) {
+            if !el.types.iter().any(|t| t == "base64Binary") {
+                continue;
+            }
+            let key = if el.choice { format!("{}Base64Binary", el.name) } else { el.name.clone() };
+            if !keys.iter().any(|(_, k)| *k == key) {
+                keys.push((tag(&key), key));
+            }
+        }
+        let lengths = keys.iter().fold(0, |bits, (_, k)| bits | 1 << k.len().min(63));
+        Base64Keys { keys, lengths }
+    }
+
+    fn may_name(&self, key: &str) -> bool {
+        if self.lengths & 1 << key.len().min(63) == 0 {
+            return false;
+        }
+        let tag = tag(key);
+        self.keys.iter().any(|(t, k)| *t == tag && k == key)
+    }
+}
+
+/// A key's length and first four bytes as one number.
+fn tag(key: &str) -> u64 {
+    let b = key.as_bytes();
+    let head = match b.first_chunk::<4>() {
+        Some(head) => u32::from_le_bytes(*head),
+        None => b.iter().rev().fold(0, |head, &c| head << 8 | c as u32),
+    };
+    (b.len() as u64) << 32 | head as u64
+}
+
+/// The [`Base64Keys`] of a model, found once per model: the registry has no place of its own for them.
+fn base64_keys(model: &Arc<Model>) -> Arc<Base64Keys> {
+    // A Weak keeps its allocation, so a pointer match cannot be a new model at a dead one's address.
+    static FOUND: Mutex<Vec<(Weak<Model>, Arc<Base64Keys>)>> = Mutex::new(Vec::new());
+    let mut found = FOUND.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, keys)) = found.iter().find(|(m, _)| std::ptr::eq(m.as_ptr(), Arc::as_ptr(model))) {
+        return keys.clone();
+    }
+    found.retain(|(m, _)| m.strong_count() > 0);
+    let keys = Arc::new(Base64Keys::new(model));
+    found.push((Arc::downgrade(model), keys.clone()));
+    keys
+}
+
+/// Tells base64Binary strings apart by the type of the element they are in.
+struct Base64<'m> {
+    model: &'m Model,
+    keys: &'m Base64Keys,
+}
+
+impl Base64<'_> {
+    /// Whether the string under `key` of the object `at` is a base64Binary value.
+    fn is_base64(&self, key: &str, at: Option<&At<'_>>) -> bool {
+        // `data` is also SampledData.data, a string of numbers: only the parent's type can tell.
+        self.keys.may_name(key)
+            && at.and_then(|at| self.type_of(at)).and_then(|t| self.model.json_element(t, key)).is_some_and(|(_, t)| t == "base64Binary")
+    }
+
+    /// The FHIR type of an object: what the model says its key holds in its parent, or the
+    /// `resourceType` of a resource. None off the model (invalid JSON).
+    fn type_of<'a>(&'a self, at: &At<'a>) -> Option<&'a str> {
+        let resource_type = || at.object.get("resourceType").and_then(Value::as_str);
+        let Some(parent) = at.parent else { return resource_type() };
+        let ty = match self.model.json_element(self.type_of(parent)?, at.key) {
+            Some((_, t)) => t,
+            // A primitive's id and extensions sit under `_key`.
+            None if at.key.starts_with('_') => "Element",
+            None => return None,
+        };
+        // `contained`, `Bundle.entry.resource` and the like hold any resource, which names its type.
+        // (Not every `resourceType` key does: ExampleScenario.instance has one.)
+        if self.model.is_resource(ty) {
+            resource_type()
+        } else {
+            Some(ty)
+        }
+    }
+}
+
+/// An object met in the walk over a resource, with the key it is under and the object that holds it.
+/// Its type is only worked out when a string in it may be base64Binary, which is rare.
+struct At<'a> {
+    key: &'a str,
+    object: &'a Map<String, Value>,
+    parent: Option<&'a At<'a>>,
+}
+
+/// What the `_content` walk knows beyond the JSON.
+struct Walk<'a> {
+    /// The resource's own `text.div` with its document, already built.
+    narrative: Option<(&'a str, &'a str)>,
+    /// Leaves out base64Binary values (None: no model, everything is indexed).
+    base64: Option<Base64<'a>>,
 }
 
 /// Whether a character belongs to a word: combining marks stay with their word until folding strips them.
@@ -120,17 +238,20 @@ impl Doc {
         end
     }
 
-    /// Appends the words of every string in a JSON value but `resourceType` codes, reading `div`s
-    /// as XHTML. `narrative` is the resource's own `text.div` with its document, already built.
-    fn value(&mut self, v: &Value, key: &str, narrative: Option<(&str, &str)>) {
+    /// Appends the words of every string in a JSON value but `resourceType` codes and base64Binary
+    /// values, reading `div`s as XHTML. `key` is the value's key in the object `at`.
+    fn value<'a>(&mut self, v: &'a Value, key: &'a str, at: Option<&At<'a>>, walk: &Walk<'_>) {
         match v {
-            Value::String(s) if key == "div" => match narrative {
+            Value::String(s) if key == "div" => match walk.narrative {
                 Some((div, doc)) if std::ptr::eq(div, s.as_str()) => self.out.extend_from_slice(&doc.as_bytes()[1..]),
                 _ => self.words(s, true),
             },
-            Value::String(s) if key != "resourceType" => self.words(s, false),
-            Value::Array(a) => a.iter().for_each(|x| self.value(x, key, narrative)),
-            Value::Object(o) => o.iter().for_each(|(k, x)| self.value(x, k, narrative)),
+            Value::String(s) if key != "resourceType" && !walk.base64.as_ref().is_some_and(|b| b.is_base64(key, at)) => self.words(s, false),
+            Value::Array(a) => a.iter().for_each(|x| self.value(x, key, at, walk)),
+            Value::Object(o) => {
+                let here = At { key, object: o, parent: at };
+                o.iter().for_each(|(k, x)| self.value(x, k, Some(&here), walk));
+            }
             _ => {}
         }
     }
@@ -138,7 +259,7 @@ impl Doc {
 
 /// Appends the run of ASCII letters and digits at the start of `b`, lowercased, and returns its length.
 fn push_alnum_run(b: &[u8], out: &mut Vec<u8>) -> usize {
-    // Eight bytes at a time, as base64 data and narratives are most of the text and mostly letters:
+    // Eight bytes at a time, as narratives are most of the text and mostly letters:
     // copy all eight, then take back those past the run. Setting 0x20 lowercases a letter and
     // leaves a digit as it is.
     let mut n = 0;
@@ -262,7 +383,7 @@ mod tests {
     /// The (`_text`, `_content`) documents of a resource.
     fn docs(resource: &Value) -> (Option<String>, Option<String>) {
         let mut rows = Vec::new();
-        super::rows(resource, true, true, &mut rows);
+        super::rows(resource, true, true, None, &mut rows);
         let doc = |param: &str| rows.iter().find(|r| r.param() == param).map(|r| match r {
             IndexRow::Text { value, .. } => value.clone(),
             _ => unreachable!("full text writes Text rows"),
@@ -285,7 +406,7 @@ mod tests {
         let r = json!({"resourceType": "Basic", "text": {"div": "<div>a</div>"}});
         let params = |text, content| {
             let mut rows = Vec::new();
-            super::rows(&r, text, content, &mut rows);
+            super::rows(&r, text, content, None, &mut rows);
             rows.iter().map(|r| r.param().to_string()).collect::<Vec<_>>()
         };
         assert_eq!(params(true, false), ["_text"]);
@@ -404,6 +525,66 @@ mod tests {
                     assert_eq!(out[1..], run, "{b:?} from {from}");
                 }
             }
+        }
+    }
+
+    /// The `_content` document the R4 registry writes for a resource.
+    fn content(resource: &Value) -> String {
+        let rows = crate::Registry::r4().extract(resource);
+        match rows.iter().find(|r| r.param() == "_content") {
+            Some(IndexRow::Text { value, .. }) => value.clone(),
+            _ => panic!("no _content row"),
+        }
+    }
+
+    #[test]
+    fn attachment_data_is_not_content() {
+        let r = json!({"resourceType": "DocumentReference", "status": "current",
+            "content": [{"attachment": {"contentType": "text/plain", "data": "SGVsbG8gd29ybGQ=", "hash": "2jmj7l5rSw0yVb/vlWAYkK/YBwk=", "title": "Discharge summary"}}]});
+        let doc = content(&r);
+        assert!(doc.contains(" discharge summary "), "{doc}");
+        assert!(!doc.contains("sgvsbg8gd29ybgq") && !doc.contains("2jmj7l5rsw0yvb"), "{doc}");
+    }
+
+    #[test]
+    fn only_base64binary_elements_are_left_out() {
+        let r = json!({"resourceType": "Observation", "status": "final", "code": {"text": "ecg"},
+            // SampledData.data is a string of numbers, not base64.
+            "valueSampledData": {"origin": {"value": 0}, "period": 10, "dimensions": 1, "data": "12 34 E"},
+            "extension": [
+                {"url": "http://x/a", "valueAttachment": {"data": "QUJDREVG", "title": "scan"}},
+                {"url": "http://x/b", "valueBase64Binary": "R0hJSktM"}],
+            "contained": [{"resourceType": "Binary", "id": "b", "contentType": "text/plain", "data": "TU5PUFFS"}],
+            // Extensions of a primitive sit under `_status`, typed Element.
+            "_status": {"extension": [{"url": "http://x/c", "valueString": "flagged"}, {"url": "http://x/d", "valueBase64Binary": "VVZXWFla"}]},
+            "note": [{"text": "data"}]});
+        let doc = content(&r);
+        for word in ["ecg", "12", "34", "e", "scan", "flagged", "data", "text", "plain"] {
+            assert!(doc.contains(&format!(" {word} ")), "{word} missing from {doc}");
+        }
+        for encoded in ["qujdrevg", "r0hjsktm", "tu5pufft", "vvzxwfla"] {
+            assert!(!doc.contains(encoded), "{encoded} in {doc}");
+        }
+        // Without a model nothing can be told apart, so everything is indexed.
+        assert!(docs(&r).1.unwrap().contains(" qujdrevg "));
+        let bundle = json!({"resourceType": "Bundle", "type": "collection",
+            "entry": [{"resource": {"resourceType": "Binary", "contentType": "text/plain", "data": "VFVWV1hZ"}}]});
+        let doc = content(&bundle);
+        assert_eq!(doc, " collection text plain ");
+    }
+
+    #[test]
+    fn base64_keys_come_from_the_model() {
+        let keys = Base64Keys::new(&profiles::Package::r4_core().model());
+        let mut names: Vec<&str> = keys.keys.iter().map(|(_, k)| k.as_str()).collect();
+        names.sort();
+        let expected = ["carrierAIDC", "data", "defaultValueBase64Binary", "fixedBase64Binary", "hash", "patternBase64Binary", "query", "valueBase64Binary"];
+        assert_eq!(names, expected);
+        for key in expected {
+            assert!(keys.may_name(key), "{key}");
+        }
+        for key in ["date", "dat", "datas", "hasH", "value", "valueString", ""] {
+            assert!(!keys.may_name(key), "{key}");
         }
     }
 

@@ -99,6 +99,8 @@ pub struct Component {
     /// That parameter's targets, for reference components.
     pub targets: Vec<String>,
     compiled: Arc<[Arc<fhirpath::Expression>]>,
+    /// The `param` of its rows, `composite$index`, made once rather than for every value indexed.
+    code: String,
 }
 
 impl SearchParam {
@@ -246,7 +248,7 @@ impl Terminology for NoTerminology {
 /// The format of the index rows [`Registry::extract`] writes. Raise it whenever a change makes rows
 /// differ for the same resource (a store then reindexes what it holds): 2 added implied code
 /// systems, composites, `near`, UCUM-canonical quantities and the `_text`/`_content` documents.
-/// 3 indexes contained resources.
+/// 3 indexes contained resources and leaves base64Binary values (attachment data) out of `_content`.
 pub const INDEX_FORMAT: i64 = 3;
 
 /// The index rows of one contained resource: its type, its local id and its rows.
@@ -537,7 +539,8 @@ impl Registry {
             let expr = &r4_errata(expr);
             let compiled = narrow::top_level_branches(expr).into_iter().map(|b| self.engine.compile(b)).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
             let targets = d.get("target").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
-            out.push(Component { kind, targets, compiled: compiled.into() });
+            let code = format!("{}${}", sp.get("code").and_then(Value::as_str).unwrap_or_default(), out.len());
+            out.push(Component { kind, targets, compiled: compiled.into(), code });
         }
         if out.len() < 2 {
             return Err("a composite needs at least two components".into());
@@ -634,8 +637,15 @@ impl Registry {
     pub fn extract(&self, resource: &Value) -> Vec<IndexRow> {
         let Some(rt) = resource.get("resourceType").and_then(Value::as_str) else { return vec![] };
         let env = fhirpath::Env::new().with_resolver(&TypeOfReference);
-        let mut out = Vec::new();
-        for sp in self.params_for(rt) {
+        let params = self.by_type.get(rt).map_or(&[][..], Vec::as_slice);
+        // About one row per parameter (most find one value or none) spares most regrowing of rows this size.
+        let mut out = Vec::with_capacity(params.len());
+        // Whether the type has `_text` and `_content`, noted on the way rather than looked up
+        // (two Strings and a hash each).
+        let (mut text, mut content) = (false, false);
+        for sp in params {
+            text |= sp.code == "_text";
+            content |= sp.code == "_content";
             let Some(branches) = &sp.compiled else { continue };
             let start = out.len();
             let mut grp = 0;
@@ -663,7 +673,7 @@ impl Registry {
             }
             dedup_tail(&mut out, start);
         }
-        fulltext::rows(resource, self.param(rt, "_text").is_some(), self.param(rt, "_content").is_some(), &mut out);
+        fulltext::rows(resource, text, content, self.engine.model(), &mut out);
         out
     }
 
@@ -671,13 +681,12 @@ impl Registry {
     /// has a value, since only a complete instance can match. Returns whether it wrote any.
     fn composite_rows<'a>(&self, sp: &SearchParam, item: &fhirpath::Item<'a>, resource: &'a Value, env: &fhirpath::Env<'a>, grp: u32, out: &mut Vec<IndexRow>) -> bool {
         let mut rows = Vec::new();
-        for (i, c) in sp.components.iter().enumerate() {
-            let code = format!("{}${i}", sp.code);
+        for c in &sp.components {
             let before = rows.len();
             for expr in c.compiled.iter() {
                 let Ok(values) = self.engine.evaluate_from(expr, item, resource, env) else { continue };
                 for v in &values {
-                    self.rows_for_item(&code, c.kind, v, &mut rows);
+                    self.rows_for_item(&c.code, c.kind, v, &mut rows);
                 }
             }
             if rows.len() == before {
@@ -745,14 +754,68 @@ fn r4_errata(expression: &str) -> String {
     expression.replace("as(DateTime)", "as(dateTime)")
 }
 
-/// Unions such as `Patient.name | Patient.name.given` may find a value twice; duplicate rows add nothing.
+/// Unions such as `Patient.name | Patient.name.given` may find a value twice; duplicate rows add
+/// nothing. The first of equal rows stays, in order.
 fn dedup_tail(rows: &mut Vec<IndexRow>, start: usize) {
-    let mut i = start;
-    while i < rows.len() {
-        if rows[start..i].contains(&rows[i]) {
-            rows.remove(i);
-        } else {
-            i += 1;
+    // Comparing each row with all before it is cheapest for the few rows most parameters have, but
+    // quadratic: a List of 255 items took most of the time of deduplicating the R4 examples.
+    const FEW: usize = 16;
+    if rows.len() - start <= FEW {
+        let mut i = start;
+        while i < rows.len() {
+            if rows[start..i].contains(&rows[i]) {
+                rows.remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        return;
+    }
+    // Equal rows hash alike, so only rows of one hash need comparing.
+    fn hash(row: &IndexRow, h: &mut impl std::hash::Hasher) {
+        use std::hash::Hash;
+        // By value, as 0.0 and -0.0 are equal (NaN equals nothing, so any hash will do).
+        let f = |x: &f64| if *x == 0.0 { 0 } else { x.to_bits() };
+        std::mem::discriminant(row).hash(h);
+        match row {
+            IndexRow::String { param, value_norm, value_exact } => (param, value_norm, value_exact).hash(h),
+            IndexRow::Token { param, system, code, text_norm, type_system, type_code } => (param, system, code, text_norm, type_system, type_code).hash(h),
+            IndexRow::Reference { param, target_type, target_id, target_version, url, ident_system, ident_value } => {
+                (param, target_type, target_id, target_version, url, ident_system, ident_value).hash(h)
+            }
+            IndexRow::Date { param, low, high } => (param, low, high).hash(h),
+            IndexRow::Number { param, value, low, high } => (param, f(value), f(low), f(high)).hash(h),
+            IndexRow::Quantity { param, value, low, high, system, code, unit, canon_value, canon_code } => {
+                (param, f(value), f(low), f(high), system, code, unit, canon_value.as_ref().map(f), canon_code).hash(h)
+            }
+            IndexRow::Uri { param, value } | IndexRow::Text { param, value } => (param, value).hash(h),
+            IndexRow::Composite { grp, row } => {
+                grp.hash(h);
+                hash(row, h);
+            }
         }
     }
+    let mut by_hash: Vec<(u64, usize)> = rows[start..]
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let mut h = std::hash::DefaultHasher::new();
+            hash(row, &mut h);
+            (std::hash::Hasher::finish(&h), i)
+        })
+        .collect();
+    by_hash.sort_unstable();
+    let mut keep = vec![true; by_hash.len()];
+    for group in by_hash.chunk_by(|a, b| a.0 == b.0) {
+        // In row order within a group: a row goes when it equals an earlier row that stays.
+        for (j, &(_, i)) in group.iter().enumerate() {
+            let dup = group[..j].iter().any(|&(_, e)| keep[e] && rows[start + e] == rows[start + i]);
+            keep[i] = !dup;
+        }
+    }
+    let mut i = 0;
+    rows.retain(|_| {
+        i += 1;
+        i <= start || keep[i - 1 - start]
+    });
 }
