@@ -1604,6 +1604,26 @@ fn table(c: &Corpus) -> Vec<Case> {
     });
 
     // ---- result parameters ----------------------------------------------------------------
+    // _contained: resources inside others (the apgar Observations contain their newborn Patient,
+    // PlanDefinitions contain ActivityDefinitions). The answer is the containers.
+    let contained_of = |r: &Value, ty: &str| -> Vec<Value> {
+        r["contained"].as_array().into_iter().flatten().filter(|x| x["resourceType"] == ty).cloned().collect()
+    };
+    let chalmers = |p: &Value| strs(p, "name.family").iter().any(|f| fold(f).starts_with("chalmers"));
+    t.m("result", "contained-true-string", "Patient?family=chalmers&_contained=true".into(), "Observation", |r| contained_of(r, "Patient").iter().any(chalmers));
+    let mut both = c.keys("Patient", |r| chalmers(&r.json));
+    both.extend(c.keys("Observation", |r| contained_of(&r.json, "Patient").iter().any(chalmers)));
+    t.push("result", "contained-both", "Patient?family=chalmers&_contained=both".into(), Expect::Set(both));
+    t.m("result", "contained-true-token", "ActivityDefinition?status=draft&_contained=true".into(), "PlanDefinition", |r| {
+        contained_of(r, "ActivityDefinition").iter().any(|a| a["status"] == "draft")
+    });
+    // search.html: a chain is evaluated inside contained resources (`#id`) as well as stored ones.
+    t.m("reference", "chain-into-contained", "Observation?subject:Patient.family=chalmers".into(), "Observation", |r| {
+        refs(r, "subject").into_iter().any(|s| match s.strip_prefix('#') {
+            Some(local) => contained_of(r, "Patient").iter().any(|p| p["id"] == local && chalmers(p)),
+            None => c.resolve(s).is_some_and(|x| x.rtype == "Patient" && chalmers(&x.json)),
+        })
+    });
     t.m("result", "paging-count-37", format!("Observation?code={LOINC}|8302-2&_count=37"), "Observation", |r| tok_any(&cc(r, "code"), &format!("{LOINC}|8302-2")));
     // _sort (always ending in _id, so the whole order is determined).
     let sorted = |ty: &str, filter: &dyn Fn(&Res) -> bool, keys: &dyn Fn(&Value) -> Vec<(bool, Option<K>)>| {
