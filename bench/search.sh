@@ -5,7 +5,9 @@
 #   connections  wrk connections (default 32)
 #   scale        the larger data size, in copies of the 30 Synthea bundles (default 10; 1 = only 1x)
 # Env: BACKENDS ("sqlite postgres"), BENCH_POSTGRES_URL (postgres://postgres@127.0.0.1:5432/postgres),
-#      SYNTHEA_DIR, PER_QUERY_SECONDS (2: per-query latency run, one connection), OUT (results folder).
+#      SYNTHEA_DIR, PER_QUERY_SECONDS (2: per-query latency run, one connection), OUT (results folder),
+#      KEEP_DATA (1: keep each backend's database at the larger scale and print its URL, to measure again
+#      with bench/search-again.sh after a server change without loading again).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-15}
@@ -29,7 +31,9 @@ trap 'if [ -n "${SERVER:-}" ]; then kill "$SERVER" 2>/dev/null || true; fi' EXIT
 
 measure() { # $1 = scale label
     local tag="$backend-x$1"
-    [ $backend = postgres ] && psql "$URL" -qc "ANALYZE" >/dev/null
+    # VACUUM too: right after a bulk load no page is marked all-visible yet, so index-only scans
+    # still visit the table, until autovacuum gets to it (minutes later, at an unknown moment).
+    [ $backend = postgres ] && psql "$URL" -qc "VACUUM ANALYZE" >/dev/null
     echo "== $backend x$1: check (every URL 200 with matches)"
     $EX/search_queries check "$BASE" "$OUT/queries-$backend.tsv" > "$OUT/check-$tag.md"
     tail -1 "$OUT/check-$tag.md"
@@ -37,7 +41,9 @@ measure() { # $1 = scale label
     $EX/search_queries measure "$BASE" "$OUT/queries-$backend.tsv" "$PER_QUERY_SECONDS" | tee "$OUT/per-query-$tag.md"
     echo "== $backend x$1: mixed, $(wc -l < "$OUT/queries-$backend.tsv") URLs round robin (${DUR}s, $CONN connections); $(uptime | sed 's/.*load/load/')"
     ps -eo pcpu,etime,comm --sort=-pcpu | head -6 > "$OUT/ps-$tag.txt"   # who else was busy
-    QUERIES_FILE="$OUT/queries-$backend.tsv" wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s bench/search.lua "http://127.0.0.1:$PORT" > "$OUT/wrk-$tag.txt"
+    WRK_OUT="$OUT/wrk-$tag.txt" QUERIES_FILE="$OUT/queries-$backend.tsv" \
+        wrk_accounted "$([ $backend = postgres ] && echo "$DB")" -t2 -c"$CONN" -d"${DUR}s" --latency -s bench/search.lua "http://127.0.0.1:$PORT" \
+        | tee "$OUT/cpu-$tag.txt"
     grep -E "Requests/sec| 50%| 99%|Non-2xx|Socket errors|requests in" "$OUT/wrk-$tag.txt"
     echo "   after: $(uptime | sed 's/.*load/load/')"
 }
@@ -58,7 +64,12 @@ for backend in $BACKENDS; do
         measure "$SCALE"
     fi
     stop_server
-    [ $backend = postgres ] && psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null
+    if [ "${KEEP_DATA:-0}" = 1 ]; then
+        echo "$URL" > "$OUT/url-$backend.txt"
+        echo "== $backend: kept $URL"
+    elif [ $backend = postgres ]; then
+        psql "$PG_ADMIN" -qc "DROP DATABASE IF EXISTS $DB" >/dev/null
+    fi
 done
-rm -rf "$WORK"
+[ "${KEEP_DATA:-0}" = 1 ] || rm -rf "$WORK"
 echo "results in $OUT"

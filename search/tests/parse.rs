@@ -160,7 +160,7 @@ fn sql_shape() {
     println!("{}\n{:?}", f.sql, f.args);
     assert_eq!(
         f.sql,
-        "(r.rid IN (SELECT x.rid FROM idx_string x WHERE x.res_type = $2 AND x.param = $3 AND ((x.value_norm >= $4 AND x.value_norm < $5)))) \
+        "(r.rid IN (SELECT DISTINCT x.rid FROM idx_string x WHERE x.res_type = $2 AND x.param = $3 AND ((x.value_norm >= $4 AND x.value_norm < $5)))) \
          AND (r.rid NOT IN (SELECT x.rid FROM idx_token x WHERE x.res_type = $6 AND x.param = $7)) \
          AND (((r.last_updated > $8 OR (r.last_updated >= $9 AND r.last_updated <= $10))))"
     );
