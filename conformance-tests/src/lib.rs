@@ -30,15 +30,7 @@ fn start_in_thread(database_url: String) -> String {
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
         rt.block_on(async move {
-            let running = fhir_server::start(fhir_server::ServeConfig {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                database_url,
-                base_path: "/fhir".into(),
-                public_base: None,
-                max_connections: 8,
-                reindex: Default::default(),
-            })
-            .await;
+            let running = fhir_server::start(fhir_server::ServeConfig::local(&database_url)).await;
             match running {
                 Ok(r) => {
                     tx.send(Ok(r.base_url.clone())).unwrap();

@@ -99,12 +99,9 @@ async fn custom_parameter_lifecycle(f: &Fhir) {
 /// Our own server on `url`, reindexing one resource per batch with `pause` between batches.
 async fn own_server(url: &str, pause: Duration) -> (Fhir, fhir_server::Running) {
     let running = fhir_server::start(fhir_server::ServeConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: url.to_string(),
-        base_path: "/fhir".into(),
-        public_base: None,
         max_connections: 4,
         reindex: fhir_server::store::indexing::ReindexConfig { batch: 1, pause },
+        ..fhir_server::ServeConfig::local(url)
     })
     .await
     .unwrap_or_else(|e| panic!("server on {url}: {e}"));

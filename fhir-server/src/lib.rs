@@ -24,6 +24,36 @@ pub struct ServeConfig {
     pub max_connections: u32,
     /// Pace of the background reindex after SearchParameters change.
     pub reindex: store::indexing::ReindexConfig,
+    /// Serve without authorization on a non-loopback address: anyone who can reach it can read
+    /// and change every resource. Off by default; without it such an address is refused.
+    pub allow_unauthenticated_network: bool,
+}
+
+impl ServeConfig {
+    /// Defaults for a server of one's own on `database_url`: loopback on a free port, `/fhir`.
+    pub fn local(database_url: &str) -> ServeConfig {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_string(),
+            base_path: "/fhir".into(),
+            public_base: None,
+            max_connections: 8,
+            reindex: Default::default(),
+            allow_unauthenticated_network: false,
+        }
+    }
+
+    /// Refuses an unauthenticated server on an address others can reach, unless asked for by name.
+    fn check_exposure(&self) -> anyhow::Result<()> {
+        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network {
+            anyhow::bail!(
+                "refusing to serve on {} without authorization: anyone who can reach it could read and change every resource. \
+                 Listen on a loopback address (127.0.0.1), or pass --allow-unauthenticated-network (FHIR_ALLOW_UNAUTHENTICATED_NETWORK=true) to accept that risk",
+                self.listen
+            );
+        }
+        Ok(())
+    }
 }
 
 /// A started server.
@@ -38,6 +68,7 @@ pub struct Running {
 
 /// Opens the store (running migrations), loads the R4 definitions, binds and starts serving.
 pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
+    cfg.check_exposure()?;
     let pool = store::open::open(&cfg.database_url, cfg.max_connections).await?;
     let listener = tokio::net::TcpListener::bind(cfg.listen).await?;
     let local_addr = listener.local_addr()?;
@@ -56,5 +87,10 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
     let router = rest::router(app.clone(), &base_path).layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
     tracing::info!(%base_url, backend = ?app.store.backend(), "FHIR server ready");
+    if local_addr.ip().is_loopback() {
+        tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)");
+    } else {
+        tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource");
+    }
     Ok(Running { base_url, local_addr, task, reindex })
 }

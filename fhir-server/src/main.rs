@@ -48,6 +48,10 @@ struct ServeArgs {
     /// Resources per transaction when reindexing for a new or changed SearchParameter.
     #[arg(long, env = "FHIR_REINDEX_BATCH", default_value_t = 200)]
     reindex_batch: i64,
+    /// Serve on a non-loopback address without authorization: anyone who can reach the server
+    /// can read and change every resource. Without this flag such an address is refused.
+    #[arg(long, env = "FHIR_ALLOW_UNAUTHENTICATED_NETWORK")]
+    allow_unauthenticated_network: bool,
     /// Pause between reindex batches, in milliseconds (leaves the database to the interactions).
     #[arg(long, env = "FHIR_REINDEX_PAUSE_MS", default_value_t = 0)]
     reindex_pause_ms: u64,
@@ -79,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
         public_base: args.public_base,
         max_connections: args.db_connections,
         reindex: fhir_server::store::indexing::ReindexConfig { batch: args.reindex_batch, pause: std::time::Duration::from_millis(args.reindex_pause_ms) },
+        allow_unauthenticated_network: args.allow_unauthenticated_network,
     })
     .await?;
     println!("FHIR server ready at {}", running.base_url);
