@@ -584,6 +584,27 @@ async fn filter_expressions(f: &Fhir) {
 }
 
 /// Percent-encodes a query value (spaces, quotes, '|' and the rest).
+/// `_has` reads the source's index rows: they must follow its current version and go with it.
+async fn has_follows_current_versions(f: &Fhir) {
+    let sys = format!("urn:has:{}", unique());
+    let p = f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string();
+    let obs = |code: &str| json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys, "code": code}]}, "subject": {"reference": format!("Patient/{p}")}});
+    let o = f.create(&obs("x")).await;
+    let oid = o["id"].as_str().unwrap().to_string();
+    let found = |code: &str| {
+        let q = format!("Patient?_id={p}&_has:Observation:subject:code={sys}|{code}");
+        async move { match_ids(&f.get(&q).await.expect(200).json()) }
+    };
+    assert_eq!(found("x").await, [p.clone()]);
+    let mut changed = obs("y");
+    changed["id"] = json!(oid);
+    f.put(&format!("Observation/{oid}"), &changed).await.expect(200);
+    assert!(found("x").await.is_empty(), "the old version's code no longer counts");
+    assert_eq!(found("y").await, [p.clone()]);
+    f.delete(&format!("Observation/{oid}")).await.expect(204);
+    assert!(found("y").await.is_empty(), "a deleted source no longer counts");
+}
+
 async fn contained_resources(f: &Fhir) {
     let sys = format!("urn:med:{}", unique());
     let med = |id: &str, code: &str| json!({"resourceType": "Medication", "id": id, "code": {"coding": [{"system": sys, "code": code}]}});
@@ -643,4 +664,4 @@ fn form_urlencoded_value(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-both_backends!(contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+both_backends!(has_follows_current_versions, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
