@@ -409,8 +409,7 @@ impl Registry {
     pub fn with_custom(&self, customs: &[Value], pending: &std::collections::HashSet<(String, String)>) -> Registry {
         let mut reg = self.clone();
         let pkg = profiles::Package::r4_core();
-        let mut by_url: HashMap<&str, &Value> = pkg.resources("SearchParameter").iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))).collect();
-        by_url.extend(customs.iter().filter_map(|p| Some((p.get("url")?.as_str()?, p))));
+        let by_url = definitions_by_url(customs);
         let mut defined = Vec::new();
         for sp in customs {
             let code = sp.get("code").and_then(Value::as_str).unwrap_or_default();
@@ -464,10 +463,19 @@ impl Registry {
         if s("type").and_then(ParamType::from_code).is_none() {
             return Err(("SearchParameter.type".into(), format!("'{}' is not a search parameter type", s("type").unwrap_or_default())));
         }
-        let trial = self.with_custom(std::slice::from_ref(sp), &Default::default());
-        for rt in &self.resource_types {
-            if let Some(why) = trial.param(rt, code).filter(|p| p.custom && p.url == url).and_then(SearchParam::unsupported_reason) {
-                return Err(("SearchParameter.expression".into(), format!("cannot be evaluated for {rt}: {why}")));
+        // The definition alone in an empty registry: `define` reports per base what cannot be
+        // evaluated, without copying every parameter of this one (this runs for each stored
+        // SearchParameter on every reload).
+        let mut trial = Registry {
+            by_type: HashMap::new(),
+            index: HashMap::new(),
+            resource_types: self.resource_types.clone(),
+            engine: self.engine.clone(),
+            compartments: HashMap::new(),
+        };
+        for (base, why) in trial.define(sp, &definitions_by_url(std::slice::from_ref(sp)), true) {
+            if let Some(why) = why {
+                return Err(("SearchParameter.expression".into(), format!("cannot be evaluated for {base}: {why}")));
             }
         }
         Ok(())
@@ -746,6 +754,19 @@ impl Registry {
     pub fn parse_sort(&self, resource_type: &str, value: &str) -> Result<Vec<SortKey>, SearchError> {
         sort::parse(self, resource_type, value)
     }
+}
+
+/// Whether a stored SearchParameter resource is to take effect: only `active` ones do (drafts and
+/// retired ones are stored and ignored).
+pub fn takes_effect(sp: &Value) -> bool {
+    sp.get("status").and_then(Value::as_str) == Some("active")
+}
+
+/// SearchParameters by canonical URL, the R4 package's and `customs`: composites name their
+/// components' definitions by URL.
+fn definitions_by_url(customs: &[Value]) -> HashMap<&str, &Value> {
+    let pkg = profiles::Package::r4_core();
+    pkg.resources("SearchParameter").iter().chain(customs).filter_map(|p| Some((p.get("url")?.as_str()?, p))).collect()
 }
 
 /// R4's published expressions write `as(DateTime)` where they mean the FHIR type `dateTime`

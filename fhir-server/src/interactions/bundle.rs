@@ -234,7 +234,7 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
             let mut entries = Vec::with_capacity(ids.len());
             for id in ids {
                 let c = write::current_in(app, tx, &r.res_type, &id).await?;
-                entries.push(Entry { fields: json!({"fullUrl": format!("{}/{}/{id}", app.base, r.res_type), "search": {"mode": "match"}}), resource: c.content });
+                entries.push(Entry::matched(format!("{}/{}/{id}", app.base, r.res_type), c.content));
             }
             let head = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
             Ok(Outcome { status: StatusCode::OK, location: None, etag: None, last_modified: None, resource: Some(bundle_text::bundle(head, &entries)), outcome: None, is_read: true })

@@ -10,6 +10,13 @@ pub struct Entry {
     pub resource: Option<String>,
 }
 
+impl Entry {
+    /// A search match at `full_url`.
+    pub fn matched(full_url: String, resource: Option<String>) -> Entry {
+        Entry { fields: json!({"fullUrl": full_url, "search": {"mode": "match"}}), resource }
+    }
+}
+
 /// Serialises `{"resourceType":"Bundle",...head..., "entry":[...]}`.
 pub fn bundle(head: Value, entries: &[Entry]) -> String {
     let mut out = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());

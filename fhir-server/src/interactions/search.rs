@@ -225,7 +225,7 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
             return Err(FhirError::not_found(format!("{ctype} is not a compartment type (Patient, Encounter, RelatedPerson, Practitioner, Device)")));
         }
         let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
-        queries[0].restrict_to_compartment(reg, ctype, cid, within).map_err(|e| FhirError::from(e))?;
+        queries[0].restrict_to_compartment(reg, ctype, cid, within)?;
     }
     // Result parameters are taken one by one, so lenient mode can drop just the bad ones.
     let mut result = ResultParams::default();
@@ -311,7 +311,7 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     } else {
         for PageRow { res_type, id, content, .. } in rows {
             let resource = subsetted(content, &sub)?;
-            entries.push(Entry { fields: json!({"fullUrl": format!("{}/{res_type}/{id}", app.base), "search": {"mode": "match"}}), resource: Some(resource) });
+            entries.push(Entry::matched(format!("{}/{res_type}/{id}", app.base), Some(resource)));
         }
     }
     if !ignored.is_empty() {
@@ -346,12 +346,12 @@ async fn contained_entries(app: &App, queries: &[search::Query], mode: search::C
                 let found = container["contained"].as_array().into_iter().flatten().find(|c| c["id"].as_str() == Some(local));
                 if let Some(c) = found {
                     let resource = subsetted(c.to_string(), sub)?;
-                    out.push(Entry { fields: json!({"fullUrl": format!("{url}#{local}"), "search": {"mode": "match"}}), resource: Some(resource) });
+                    out.push(Entry::matched(format!("{url}#{local}"), Some(resource)));
                 }
             }
         }
         if themselves.contains(&rid) {
-            out.push(Entry { fields: json!({"fullUrl": url, "search": {"mode": "match"}}), resource: Some(subsetted(content, sub)?) });
+            out.push(Entry::matched(url, Some(subsetted(content, sub)?)));
         }
     }
     Ok(out)

@@ -112,7 +112,7 @@ pub struct Prepared {
 
 /// A SearchParameter that is to take effect must be one the registry can use.
 fn check_search_parameter(reg: &search::Registry, sp: &Value) -> FhirResult<()> {
-    if sp.get("status").and_then(Value::as_str) != Some("active") {
+    if !search::takes_effect(sp) {
         return Ok(());
     }
     reg.check_custom(sp).map_err(|(at, why)| FhirError::bad_request(why).at(at))

@@ -11,13 +11,10 @@ pub async fn delete(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in rids.chunks(ROWS_PER_STATEMENT) {
         let mut args = Vec::with_capacity(chunk.len());
         let marks = push_list(&mut args, chunk.iter().map(|r| Arg::Int(*r)));
-        let old: Vec<(i64,)> = tx.fetch(&format!("SELECT crid FROM contained_resource WHERE container_rid IN ({marks})"), &args).await?;
-        if old.is_empty() {
-            continue;
-        }
+        // One round trip on the write path when, as usual, nothing was contained.
+        let old: Vec<(i64,)> = tx.fetch(&format!("DELETE FROM contained_resource WHERE container_rid IN ({marks}) RETURNING crid"), &args).await?;
         let negative: Vec<i64> = old.iter().map(|(c,)| -c).collect();
         index_rows::delete(tx, &negative).await?;
-        tx.execute(&format!("DELETE FROM contained_resource WHERE container_rid IN ({marks})"), &args).await?;
     }
     Ok(())
 }

@@ -87,6 +87,16 @@ impl WriteGate {
 
 const ACTIVE_SEARCH_PARAMETERS: &str = "SELECT {content} FROM resource WHERE res_type = 'SearchParameter' AND NOT deleted ORDER BY rid";
 const JOB_COLUMNS: &str = "id, params, end_rid, cursor_rid, done, total, created_at, finished_at";
+/// Unfinished jobs, oldest first (`{cols}`: [`JOB_COLUMNS`]).
+const UNFINISHED_JOBS: &str = "SELECT {cols} FROM reindex_job WHERE finished_at IS NULL ORDER BY id";
+
+fn unfinished_jobs() -> String {
+    UNFINISHED_JOBS.replace("{cols}", JOB_COLUMNS)
+}
+
+fn params_of(jobs: &[Job]) -> HashSet<(String, String)> {
+    jobs.iter().flat_map(Job::param_pairs).collect()
+}
 
 impl Indexing {
     /// The registry for what the database holds: its custom SearchParameters, with the parameters
@@ -159,7 +169,7 @@ impl Indexing {
         let mut out = Vec::new();
         for (text,) in rows {
             let Ok(sp) = serde_json::from_str::<Value>(&text) else { continue };
-            if sp.get("status").and_then(Value::as_str) != Some("active") {
+            if !search::takes_effect(&sp) {
                 continue;
             }
             match Registry::r4().check_custom(&sp) {
@@ -172,7 +182,7 @@ impl Indexing {
 
     /// Parameters of unfinished jobs.
     async fn pending(&self) -> Result<HashSet<(String, String)>, sqlx::Error> {
-        Ok(self.jobs().await?.into_iter().filter(|j| j.finished_at.is_none()).flat_map(|j| j.param_pairs()).collect())
+        Ok(params_of(&self.pool.fetch(&unfinished_jobs(), &[]).await?))
     }
 
     /// Every job, newest first.
@@ -188,14 +198,14 @@ impl Indexing {
         let customs = self.custom_definitions().await?;
         let all_ready = HashSet::new();
         let next = Registry::r4().with_custom(&customs, &all_ready);
-        let (changed, removed) = self.registry().with_pending(&all_ready).changes_to(&next);
+        let (changed, removed) = self.registry().changes_to(&next);
         let _exclusive = self.gate.clone().write_owned().await;
         let mut tx = self.pool.begin_ungated().await?;
         delete_rows_of(&mut tx, &removed).await?;
         if !changed.is_empty() {
             self.create_job(&mut tx, &changed).await?;
         }
-        let mut pending = self.pending_in(&mut tx).await?;
+        let mut pending = params_of(&tx.fetch(&unfinished_jobs(), &[]).await?);
         pending.retain(|(rt, code)| next.param(rt, code).is_some());
         tx.commit().await?;
         self.set(next.with_pending(&pending));
@@ -231,11 +241,6 @@ impl Indexing {
         Ok(job)
     }
 
-    async fn pending_in(&self, tx: &mut Tx) -> Result<HashSet<(String, String)>, sqlx::Error> {
-        let jobs: Vec<Job> = tx.fetch(&format!("SELECT {JOB_COLUMNS} FROM reindex_job WHERE finished_at IS NULL"), &[]).await?;
-        Ok(jobs.iter().flat_map(Job::param_pairs).collect())
-    }
-
     /// Runs jobs until the task is dropped: one batch per transaction, oldest job first.
     pub async fn run(self: Arc<Self>) {
         loop {
@@ -254,8 +259,7 @@ impl Indexing {
 
     /// One batch of the oldest unfinished job; false when there is none.
     async fn step(&self) -> Result<bool, sqlx::Error> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM reindex_job WHERE finished_at IS NULL ORDER BY id LIMIT 1");
-        let Some(job) = self.pool.fetch_opt::<Job>(&sql, &[]).await? else { return Ok(false) };
+        let Some(job) = self.pool.fetch_opt::<Job>(&format!("{} LIMIT 1", unfinished_jobs()), &[]).await? else { return Ok(false) };
         let params = job.param_pairs();
         let mut by_type: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (t, c) in &params {
