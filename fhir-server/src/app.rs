@@ -1,5 +1,6 @@
 //! Shared server state.
 
+use crate::access::Authenticate;
 use crate::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,13 +10,15 @@ pub struct App {
     pub store: Store,
     /// Public base URL of the FHIR API, without trailing slash (e.g. `http://127.0.0.1:8080/fhir`).
     pub base: String,
+    /// Verifies access tokens; None serves without authorization (every request is `Access::Open`).
+    pub authenticator: Option<Arc<dyn Authenticate>>,
     ready: AtomicBool,
 }
 
 impl App {
     /// New state; not ready until [`App::set_ready`].
     pub fn new(store: Store, base: String) -> Self {
-        App { store, base, ready: AtomicBool::new(false) }
+        App { store, base, authenticator: None, ready: AtomicBool::new(false) }
     }
     /// Marks start-up (migrations, definitions) as done.
     pub fn set_ready(&self) {

@@ -18,6 +18,8 @@ pub struct OutcomeIssue {
 pub struct FhirError {
     pub status: StatusCode,
     pub issues: Vec<OutcomeIssue>,
+    /// The `WWW-Authenticate` challenge sent with the error (RFC 6750), for refused credentials or scope.
+    pub challenge: Option<String>,
 }
 
 /// Result alias used throughout the server.
@@ -29,7 +31,25 @@ impl FhirError {
         FhirError {
             status,
             issues: vec![OutcomeIssue { severity: "error", code, diagnostics: diagnostics.into(), expression: None }],
+            challenge: None,
         }
+    }
+    /// 401 (`login`) for a request without credentials: the challenge names the Bearer scheme and no
+    /// error, as RFC 6750 section 3.1 asks when none were sent.
+    pub fn token_required(msg: impl Into<String>) -> Self {
+        FhirError { challenge: Some("Bearer".into()), ..Self::new(StatusCode::UNAUTHORIZED, "login", msg) }
+    }
+    /// 401 (`login`) for credentials that do not hold: `WWW-Authenticate: Bearer error="invalid_token"`.
+    pub fn unauthorized(msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        let challenge = bearer_challenge("invalid_token", &msg);
+        FhirError { challenge: Some(challenge), ..Self::new(StatusCode::UNAUTHORIZED, "login", msg) }
+    }
+    /// 403 (`forbidden`) for what the access token does not grant: `Bearer error="insufficient_scope"`.
+    pub fn forbidden(msg: impl Into<String>) -> Self {
+        let msg = msg.into();
+        let challenge = bearer_challenge("insufficient_scope", &msg);
+        FhirError { challenge: Some(challenge), ..Self::new(StatusCode::FORBIDDEN, "forbidden", msg) }
     }
     /// Attaches a FHIRPath expression to the first issue.
     pub fn at(mut self, expression: impl Into<String>) -> Self {
@@ -87,9 +107,19 @@ pub fn info_outcome(msg: impl Into<String>) -> Value {
     outcome_json(&[OutcomeIssue { severity: "information", code: "informational", diagnostics: msg.into(), expression: None }])
 }
 
+/// A Bearer challenge with an RFC 6750 error code and description; the description keeps only the
+/// characters RFC 6750 allows there (no quote, no backslash, printable ASCII).
+pub fn bearer_challenge(error: &str, description: &str) -> String {
+    let clean: String = description.chars().map(|c| if (' '..='~').contains(&c) && c != '"' && c != '\\' { c } else { ' ' }).collect();
+    format!("Bearer error=\"{error}\", error_description=\"{clean}\"")
+}
+
 impl IntoResponse for FhirError {
     fn into_response(self) -> Response {
         let mut r = crate::rest::format::json_response(self.status, &self.outcome(), false);
+        if let Some(v) = self.challenge.as_deref().and_then(|c| axum::http::HeaderValue::from_str(c).ok()) {
+            r.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, v);
+        }
         // A 503 here is transient (a search parameter still being reindexed): say when to come back.
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"));

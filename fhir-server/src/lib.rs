@@ -1,5 +1,6 @@
 //! FHIR R4 server and interoperability hub: HTTP API, resource store, interactions.
 
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod clock;
@@ -12,7 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// How to run the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeConfig {
     pub listen: SocketAddr,
     /// `sqlite://path/file.db` or `postgres://…`.
@@ -27,6 +28,24 @@ pub struct ServeConfig {
     /// Serve without authorization on a non-loopback address: anyone who can reach it can read
     /// and change every resource. Off by default; without it such an address is refused.
     pub allow_unauthenticated_network: bool,
+    /// Verifies access tokens on every FHIR interaction (`/metadata` and the probes excepted);
+    /// None serves without authorization.
+    pub authenticator: Option<Arc<dyn access::Authenticate>>,
+}
+
+impl std::fmt::Debug for ServeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeConfig")
+            .field("listen", &self.listen)
+            .field("database_url", &self.database_url)
+            .field("base_path", &self.base_path)
+            .field("public_base", &self.public_base)
+            .field("max_connections", &self.max_connections)
+            .field("reindex", &self.reindex)
+            .field("allow_unauthenticated_network", &self.allow_unauthenticated_network)
+            .field("authenticator", &self.authenticator.as_ref().map(|_| "configured"))
+            .finish()
+    }
 }
 
 impl ServeConfig {
@@ -40,12 +59,13 @@ impl ServeConfig {
             max_connections: 8,
             reindex: Default::default(),
             allow_unauthenticated_network: false,
+            authenticator: None,
         }
     }
 
     /// Refuses an unauthenticated server on an address others can reach, unless asked for by name.
     fn check_exposure(&self) -> anyhow::Result<()> {
-        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network {
+        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network && self.authenticator.is_none() {
             anyhow::bail!(
                 "refusing to serve on {} without authorization: anyone who can reach it could read and change every resource. \
                  Listen on a loopback address (127.0.0.1), or pass --allow-unauthenticated-network (FHIR_ALLOW_UNAUTHENTICATED_NETWORK=true) to accept that risk",
@@ -81,13 +101,17 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         search::Registry::r4();
     })
     .await?;
-    let app = Arc::new(app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone()));
+    let mut app = app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone());
+    app.authenticator = cfg.authenticator.clone();
+    let app = Arc::new(app);
     let reindex = tokio::spawn(app.store.indexing.clone().run());
     app.set_ready();
     let router = rest::router(app.clone(), &base_path).layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
     tracing::info!(%base_url, backend = ?app.store.backend(), "FHIR server ready");
-    if local_addr.ip().is_loopback() {
+    if app.authenticator.is_some() {
+        tracing::info!(%local_addr, "authorization is on: every FHIR interaction needs a bearer access token (/metadata and the health probes excepted)");
+    } else if local_addr.ip().is_loopback() {
         tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)");
     } else {
         tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource");

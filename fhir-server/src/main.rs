@@ -84,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: args.db_connections,
         reindex: fhir_server::store::indexing::ReindexConfig { batch: args.reindex_batch, pause: std::time::Duration::from_millis(args.reindex_pause_ms) },
         allow_unauthenticated_network: args.allow_unauthenticated_network,
+        authenticator: None,
     })
     .await?;
     println!("FHIR server ready at {}", running.base_url);

@@ -958,6 +958,103 @@ impl StrBool for str {
     }
 }
 
+/// How much of a type an access restriction lets a search see where a query reaches it through a
+/// link (a chain's target, a `_has` source, the List of `_list`).
+#[derive(Debug, Clone)]
+pub enum Reach {
+    /// Every resource of the type.
+    All,
+    /// Only the resources matching the filter (of that type).
+    Only(Filter),
+    /// None of them.
+    Nothing,
+}
+
+impl Filter {
+    /// Rows meeting one of the `alternatives`, each a list of filters that must all hold; no
+    /// alternative matches no row, an empty alternative matches every row.
+    pub fn any_of(mut alternatives: Vec<Vec<Filter>>) -> Filter {
+        let group = |cond: Cond| Filter { param: "_access".into(), modifier: None, value: String::new(), cond };
+        if alternatives.is_empty() {
+            return group(Cond::Direct(vec![Frag::default().sql("1=0")]));
+        }
+        if alternatives.iter().any(Vec::is_empty) {
+            return group(Cond::Direct(vec![Frag::default().sql("1=1")]));
+        }
+        let mut alts: Vec<Filter> = alternatives
+            .drain(..)
+            .map(|mut all| if all.len() == 1 { all.remove(0) } else { group(Cond::All(all)) })
+            .collect();
+        if alts.len() == 1 {
+            return alts.remove(0);
+        }
+        group(Cond::Any(alts))
+    }
+}
+
+impl Query {
+    /// Narrows every type the query reaches through a link to what `reach` (called with the
+    /// linked type) allows, so a chain or `_has` cannot test resources a restricted search may not
+    /// see. A chain keeps the target types it may see; the error names the parameter when a chain
+    /// reaches no type it may see, a `_has` source is unseen, or `_list` is used while the List
+    /// type is not wholly seen.
+    pub fn restrict_links(&mut self, reach: &mut dyn FnMut(&str) -> Reach) -> Result<(), SearchError> {
+        for f in &mut self.filters {
+            restrict_links(f, reach)?;
+        }
+        Ok(())
+    }
+}
+
+fn restrict_links(f: &mut Filter, reach: &mut dyn FnMut(&str) -> Reach) -> Result<(), SearchError> {
+    let both = |inner: Filter, only: Filter| Filter { param: "_access".into(), modifier: None, value: String::new(), cond: Cond::All(vec![inner, only]) };
+    let name = match &f.modifier {
+        Some(m) => format!("{}:{m}", f.param),
+        None => f.param.clone(),
+    };
+    match &mut f.cond {
+        Cond::Chain { targets } => {
+            let mut kept = Vec::with_capacity(targets.len());
+            let mut unseen = Vec::new();
+            for (t, mut inner) in std::mem::take(targets) {
+                restrict_links(&mut inner, reach)?;
+                match reach(&t) {
+                    Reach::All => kept.push((t, inner)),
+                    Reach::Only(only) => kept.push((t, Box::new(both(*inner, only)))),
+                    Reach::Nothing => unseen.push(t),
+                }
+            }
+            if kept.is_empty() {
+                return Err(err(&name, format!("the chain reaches only {}, which this access may not search", unseen.join(", "))));
+            }
+            *targets = kept;
+        }
+        Cond::Has { source, inner, .. } => {
+            restrict_links(inner, reach)?;
+            match reach(source) {
+                Reach::All => {}
+                Reach::Only(only) => {
+                    let old = std::mem::replace(inner.as_mut(), Filter::any_of(Vec::new()));
+                    **inner = both(old, only);
+                }
+                Reach::Nothing => return Err(err(&name, format!("_has tests {source} resources, which this access may not search"))),
+            }
+        }
+        Cond::Any(fs) | Cond::All(fs) => {
+            for inner in fs {
+                restrict_links(inner, reach)?;
+            }
+        }
+        Cond::Not(inner) => restrict_links(inner, reach)?,
+        // `_list` tests a List's entries by a direct join, which no narrower filter can enter.
+        Cond::Direct(_) if f.param == "_list" && !matches!(reach("List"), Reach::All) => {
+            return Err(err("_list", "_list reads a List's entries; this access may not search every List"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 impl Query {
     /// Restricts the query to the compartment `ctype/cid` (`Patient/123/Observation`): a resource is in
     /// it when one of `params` references the compartment owner, or it is the owner itself.

@@ -187,6 +187,11 @@ async fn dbs(name: &str) -> Vec<Db> {
 
 async fn search(db: &Db, rt: &str, pairs: &[(&str, &str)]) -> Vec<String> {
     let query = registry().parse_query(rt, &q(pairs)).unwrap_or_else(|e| panic!("{pairs:?}: {e}"));
+    run_query(db, rt, &query).await
+}
+
+/// The ids a parsed query matches, sorted.
+async fn run_query(db: &Db, rt: &str, query: &search::Query) -> Vec<String> {
     let f = query.to_sql(2);
     let sql = format!("SELECT r.res_id FROM resource r WHERE r.res_type = $1 AND NOT r.deleted AND {} ORDER BY r.res_id", f.sql);
     let args = f.args.into_iter().map(|a| match a {
@@ -430,4 +435,53 @@ async fn chains_and_reverse_chains() {
     check!(p, "Organization", [("_has:Patient:organization:_has:Observation:patient:code", "29463-7")], ["1"]);
     check!(p, "Patient", [("_has:Observation:patient:performer:Practitioner.family", "maas")], ["f201"]);
     check!(p, "Patient", [("_has:Observation:patient:performer:Practitioner.family", "careful,anne")], ["example", "f001"]);
+}
+
+/// The filters of `rt?pairs`, as an access restriction would carry them.
+fn only(rt: &str, pairs: &[(&str, &str)]) -> Vec<search::Filter> {
+    registry().parse_query(rt, &q(pairs)).unwrap().filters
+}
+
+#[tokio::test]
+async fn access_restrictions_reach_through_links() {
+    use search::{Filter, Reach};
+    let p = dbs("access_restrictions_reach_through_links").await;
+    let reg = registry();
+    let restricted = |rt: &str, pairs: &[(&str, &str)], reach: &dyn Fn(&str) -> Reach| {
+        let mut query = reg.parse_query(rt, &q(pairs)).unwrap();
+        query.restrict_links(&mut |t| reach(t)).map(|()| query)
+    };
+    for db in &p {
+        // A chain sees only the target resources the restriction leaves.
+        let van = [("subject:Patient.family", "van")];
+        let seen = |only_id: &'static str| move |t: &str| if t == "Patient" { Reach::Only(Filter::any_of(vec![only("Patient", &[("_id", only_id)])])) } else { Reach::All };
+        assert_eq!(run_query(db, "Observation", &restricted("Observation", &van, &seen("f001")).unwrap()).await.len(), 7);
+        assert!(run_query(db, "Observation", &restricted("Observation", &van, &seen("example")).unwrap()).await.is_empty());
+        // Target types it may not see drop out of an implicit chain; none left is an error naming the parameter.
+        let patients_only = |t: &str| if t == "Patient" { Reach::All } else { Reach::Nothing };
+        assert_eq!(run_query(db, "Observation", &restricted("Observation", &[("subject.family", "van")], &patients_only).unwrap()).await.len(), 7);
+        let e = restricted("Observation", &[("performer:Practitioner.family", "maas")], &patients_only).unwrap_err();
+        assert_eq!(e.param, "performer:Practitioner");
+        // _has sources are narrowed the same way, nested ones too.
+        let has = [("_has:Observation:patient:code", "29463-7,15074-8")];
+        let example_obs = |t: &str| if t == "Observation" { Reach::Only(Filter::any_of(vec![only("Observation", &[("patient", "Patient/example")])])) } else { Reach::All };
+        assert_eq!(run_query(db, "Patient", &restricted("Patient", &has, &example_obs).unwrap()).await, ["example"]);
+        let nested = [("_has:Patient:organization:_has:Observation:patient:code", "15074-8")];
+        assert!(run_query(db, "Organization", &restricted("Organization", &nested, &example_obs).unwrap()).await.is_empty());
+        assert!(restricted("Patient", &has, &|_: &str| Reach::Nothing).is_err());
+        assert!(restricted("Patient", &[("_list", "example")], &example_obs).is_ok());
+        assert_eq!(restricted("Patient", &[("_list", "example")], &|t: &str| if t == "List" { Reach::Nothing } else { Reach::All }).unwrap_err().param, "_list");
+        // No alternative matches nothing, an empty one everything; alternatives OR, each one ANDs.
+        let mut q0 = reg.parse_query("Patient", &[]).unwrap();
+        let all = run_query(db, "Patient", &q0).await;
+        q0.filters.push(Filter::any_of(vec![]));
+        assert!(run_query(db, "Patient", &q0).await.is_empty());
+        let mut q1 = reg.parse_query("Patient", &[]).unwrap();
+        q1.filters.push(Filter::any_of(vec![vec![], only("Patient", &[("_id", "example")])]));
+        assert_eq!(run_query(db, "Patient", &q1).await, all);
+        let mut q2 = reg.parse_query("Patient", &[]).unwrap();
+        // pat4 is female: the first alternative keeps example only.
+        q2.filters.push(Filter::any_of(vec![only("Patient", &[("_id", "example,pat4"), ("gender", "male")]), only("Patient", &[("_id", "f001")])]));
+        assert_eq!(run_query(db, "Patient", &q2).await, ["example", "f001"]);
+    }
 }

@@ -5,6 +5,7 @@
 
 use super::bundle_text::{self, Entry};
 use super::{create, delete, patch, update, write};
+use crate::access::{self, Access, Permission};
 use crate::app::App;
 use crate::clock;
 use crate::error::{FhirError, FhirResult};
@@ -159,19 +160,28 @@ fn patch_document(r: &Request) -> FhirResult<patch::PatchDoc> {
     }
 }
 
+/// What the token must be allowed on the entry's type for it to run at all (403 otherwise).
+fn require_entry(app: &App, access: &Access, r: &Request) -> FhirResult<()> {
+    access.require(app, access::permission_of(&r.method, r.id.is_some()), &r.res_type)?;
+    if r.method == "POST" && r.if_none_exist.is_some() {
+        access.require(app, Permission::Search, &r.res_type)?;
+    }
+    Ok(())
+}
+
 /// Runs one entry (after references were rewritten) inside `tx`.
-async fn run_entry(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
+async fn run_entry(app: &App, access: &Access, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
     match r.method.as_str() {
         "POST" => {
             let body = r.resource.clone().unwrap_or(Value::Null);
-            let w = create::create(app, tx, &r.res_type, body, r.if_none_exist.as_deref()).await?;
+            let w = create::create(app, access, tx, &r.res_type, body, r.if_none_exist.as_deref()).await?;
             Ok(Outcome::from_written(&w))
         }
         "PUT" => {
             let body = r.resource.clone().unwrap_or(Value::Null);
             let w = match (&r.id, &r.query) {
-                (Some(id), _) => write::update(app, tx, &r.res_type, id, body, r.if_match, "PUT").await?,
-                (None, Some(q)) => update::conditional_update(app, tx, &r.res_type, q, body, r.if_match).await?,
+                (Some(id), _) => write::update(app, access, tx, &r.res_type, id, body, r.if_match, "PUT").await?,
+                (None, Some(q)) => update::conditional_update(app, access, tx, &r.res_type, q, body, r.if_match).await?,
                 (None, None) => return Err(FhirError::bad_request("PUT needs Type/id or search criteria").at("request.url")),
             };
             Ok(Outcome::from_written(&w))
@@ -179,8 +189,8 @@ async fn run_entry(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
         "PATCH" => {
             let doc = patch_document(r)?;
             let w = match (&r.id, &r.query) {
-                (Some(id), _) => patch::patch(app, tx, &r.res_type, id, &doc, r.if_match).await?,
-                (None, Some(q)) => patch::conditional_patch(app, tx, &r.res_type, q, &doc, r.if_match).await?,
+                (Some(id), _) => patch::patch(app, access, tx, &r.res_type, id, &doc, r.if_match).await?,
+                (None, Some(q)) => patch::conditional_patch(app, access, tx, &r.res_type, q, &doc, r.if_match).await?,
                 (None, None) => return Err(FhirError::bad_request("PATCH needs Type/id or search criteria").at("request.url")),
             };
             Ok(Outcome::from_written(&w))
@@ -188,7 +198,7 @@ async fn run_entry(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
         "DELETE" => {
             let status = match (&r.id, &r.query) {
                 (Some(id), _) => {
-                    let w = write::delete(app, tx, &r.res_type, id).await?;
+                    let w = write::delete(app, access, tx, &r.res_type, id).await?;
                     return Ok(Outcome {
                         status: StatusCode::NO_CONTENT,
                         location: None,
@@ -200,25 +210,47 @@ async fn run_entry(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
                     });
                 }
                 (None, Some(q)) => {
-                    delete::conditional_delete(app, tx, &r.res_type, q).await?;
+                    delete::conditional_delete(app, access, tx, &r.res_type, q).await?;
                     StatusCode::NO_CONTENT
                 }
                 (None, None) => return Err(FhirError::bad_request("DELETE needs Type/id or search criteria").at("request.url")),
             };
             Ok(Outcome { status, location: None, etag: None, last_modified: None, resource: None, outcome: None, is_read: false })
         }
-        _ => run_get(app, tx, r).await,
+        _ => run_get(app, access, tx, r).await,
     }
 }
 
-async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
+async fn run_get(app: &App, access: &Access, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
+    let restriction = match &r.id {
+        Some(id) => {
+            let restriction = access.restriction(app, Permission::Read, &r.res_type)?;
+            if let Some(rs) = &restriction {
+                let cur = app.store.read_for_write(tx, &r.res_type, id).await?;
+                if !rs.sees_in(app, tx, id, cur.as_ref()).await? {
+                    // Worded as for an absent resource or version.
+                    let what = match r.version {
+                        Some(v) => format!("{}/{id}/_history/{v}", r.res_type),
+                        None => format!("{}/{id}", r.res_type),
+                    };
+                    return Err(FhirError::not_found(format!("{what} is not known")));
+                }
+            }
+            restriction
+        }
+        None => None,
+    };
     match (&r.id, r.version) {
         (Some(id), None) => {
             let c = write::current_in(app, tx, &r.res_type, id).await?;
             Ok(Outcome { status: StatusCode::OK, location: None, etag: Some(format!("W/\"{}\"", c.version)), last_modified: Some(c.last_updated), resource: c.content, outcome: None, is_read: true })
         }
         (Some(id), Some(v)) => {
-            let ver = app.store.vread_in(tx, &r.res_type, id, v).await?.ok_or_else(|| FhirError::not_found(format!("{}/{id}/_history/{v} is not known", r.res_type)))?;
+            let unknown = || FhirError::not_found(format!("{}/{id}/_history/{v} is not known", r.res_type));
+            let ver = app.store.vread_in(tx, &r.res_type, id, v).await?.ok_or_else(unknown)?;
+            if restriction.is_some_and(|rs| !rs.version_visible(&app.registry(), ver.content.as_deref())) {
+                return Err(unknown());
+            }
             if ver.deleted {
                 return Err(FhirError::new(StatusCode::GONE, "deleted", format!("{}/{id} version {v} is a deletion", r.res_type)));
             }
@@ -226,10 +258,11 @@ async fn run_get(app: &App, tx: &mut Tx, r: &Request) -> FhirResult<Outcome> {
         }
         (None, _) => {
             let params: Vec<(String, String)> = form_urlencoded::parse(r.query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
-            let q = super::search_terminology::parse_criteria(app, &r.res_type, &params).await?;
+            let mut q = super::search_terminology::parse_criteria(app, access, &r.res_type, &params).await?;
             if let Some((k, _)) = q.control.first() {
                 return Err(FhirError::bad_request(format!("'{k}' is not supported inside a Bundle search yet")).at(k.clone()));
             }
+            access.restrict_query(app, Permission::Search, &mut q)?;
             let ids = app.store.search_ids_in(tx, &search::scoped_sql(std::slice::from_ref(&q)), super::history::MAX_COUNT).await?;
             let mut entries = Vec::with_capacity(ids.len());
             for id in ids {
@@ -273,7 +306,7 @@ fn phase(method: &str) -> u8 {
     }
 }
 
-async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcome>> {
+async fn transaction(app: &App, access: &Access, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcome>> {
     // The same resource may not be the target of two entries.
     let mut seen = HashSet::new();
     for r in &reqs {
@@ -282,6 +315,10 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
                 return Err(FhirError::bad_request(format!("{}/{id} is the target of more than one entry", r.res_type)).at(format!("Bundle.entry[{}].request.url", r.index)));
             }
         }
+    }
+    // An entry the token may not run on its type fails the transaction before anything is touched.
+    for r in &reqs {
+        require_entry(app, access, r).map_err(|e| e.within(&format!("Bundle.entry[{}]", r.index)))?;
     }
     let started = std::time::Instant::now();
     let mut tx = app.store.begin().await?;
@@ -294,7 +331,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             "POST" => {
                 let id = match &r.if_none_exist {
                     Some(q) => {
-                        let ids = write::find_matches(app, &mut tx, &r.res_type, q, 2).await.map_err(|e| e.within(&format!("{at}.request.ifNoneExist")))?;
+                        let ids = write::find_matches(app, access, Permission::Search, &mut tx, &r.res_type, q, 2).await.map_err(|e| e.within(&format!("{at}.request.ifNoneExist")))?;
                         match ids.as_slice() {
                             [] => None,
                             [id] => {
@@ -345,7 +382,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
         let (t, q) = c.split_once('?').unwrap_or((&c, ""));
         let at = format!("Bundle.entry[{index}].resource");
         write::check_type(t).map_err(|e| FhirError { status: StatusCode::BAD_REQUEST, ..e }.within(&at))?;
-        let ids = write::find_matches(app, &mut tx, t, q, 2).await.map_err(|e| e.within(&at))?;
+        let ids = write::find_matches(app, access, Permission::Search, &mut tx, t, q, 2).await.map_err(|e| e.within(&at))?;
         match ids.as_slice() {
             [id] => {
                 map.insert(c.clone(), format!("{t}/{id}"));
@@ -370,7 +407,7 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
     for i in order {
         let r = &reqs[i];
         if phase(&r.method) > 1 && !creates.is_empty() {
-            flush_creates(app, &mut tx, std::mem::take(&mut creates), &mut outcomes).await?;
+            flush_creates(app, access, &mut tx, std::mem::take(&mut creates), &mut outcomes).await?;
         }
         let at = format!("Bundle.entry[{}]", r.index);
         if let Some(o) = existing.remove(&r.index) {
@@ -379,34 +416,56 @@ async fn transaction(app: &App, mut reqs: Vec<Request>) -> FhirResult<Vec<Outcom
             let body = r.resource.clone().unwrap_or(Value::Null);
             creates.push((i, write::prepare(&app.registry(), &r.res_type, id, None, body, "POST").map_err(|e| e.within(&at))?));
         } else {
-            outcomes[i] = Some(run_entry(app, &mut tx, r).await.map_err(|e| e.within(&at))?);
+            outcomes[i] = Some(run_entry(app, access, &mut tx, r).await.map_err(|e| e.within(&at))?);
         }
     }
     let prepared = started.elapsed();
-    flush_creates(app, &mut tx, creates, &mut outcomes).await?;
+    flush_creates(app, access, &mut tx, creates, &mut outcomes).await?;
     let written = started.elapsed();
     tx.commit().await?;
     tracing::debug!(entries = reqs.len(), ?resolved, ?prepared, ?written, total = ?started.elapsed(), "transaction");
     Ok(outcomes.into_iter().map(|o| o.expect("every entry ran")).collect())
 }
 
-async fn flush_creates(app: &App, tx: &mut Tx, creates: Vec<(usize, write::Prepared)>, outcomes: &mut [Option<Outcome>]) -> FhirResult<()> {
+/// Stores the creates gathered so far; each must lie within what the token may create (one
+/// look-up per type), else the transaction fails at that entry.
+async fn flush_creates(app: &App, access: &Access, tx: &mut Tx, creates: Vec<(usize, write::Prepared)>, outcomes: &mut [Option<Outcome>]) -> FhirResult<()> {
     let (slots, prepared): (Vec<usize>, Vec<write::Prepared>) = creates.into_iter().unzip();
-    for (slot, w) in slots.into_iter().zip(write::commit(app, tx, prepared).await?) {
+    let written = write::commit(app, tx, prepared).await?;
+    if !access.is_open() {
+        let mut by_type: Vec<(&str, Vec<(usize, String)>)> = Vec::new();
+        for (slot, w) in slots.iter().zip(&written) {
+            match by_type.iter_mut().find(|(t, _)| *t == w.res_type) {
+                Some((_, v)) => v.push((*slot, w.id.clone())),
+                None => by_type.push((&w.res_type, vec![(*slot, w.id.clone())])),
+            }
+        }
+        for (t, entries) in by_type {
+            let Some(r) = access.restriction(app, Permission::Create, t)? else { continue };
+            let ids: Vec<String> = entries.iter().map(|(_, id)| id.clone()).collect();
+            let seen = r.visible_ids_in(app, tx, &ids).await?;
+            if let Some((slot, id)) = entries.iter().find(|(_, id)| !seen.contains(id)) {
+                return Err(FhirError::forbidden(format!("the access token does not allow to create {t}/{id} with this content: it would lie outside what the token grants"))
+                    .at(format!("Bundle.entry[{slot}].resource")));
+            }
+        }
+    }
+    for (slot, w) in slots.into_iter().zip(written) {
         outcomes[slot] = Some(Outcome::from_written(&w));
     }
     Ok(())
 }
 
-async fn batch(app: &App, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome> {
+async fn batch(app: &App, access: &Access, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome> {
     let mut out = Vec::with_capacity(reqs.len());
     for r in reqs {
         let o = match r {
             Err(e) => Outcome::from_error(&e),
             Ok(r) => {
                 let res: FhirResult<Outcome> = async {
+                    require_entry(app, access, &r)?;
                     let mut tx = app.store.begin().await?;
-                    let o = run_entry(app, &mut tx, &r).await?;
+                    let o = run_entry(app, access, &mut tx, &r).await?;
                     tx.commit().await?;
                     Ok(o)
                 }
@@ -420,7 +479,7 @@ async fn batch(app: &App, reqs: Vec<Result<Request, FhirError>>) -> Vec<Outcome>
 }
 
 /// `POST [base]` with a batch or transaction Bundle.
-pub async fn handle(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(
         async {
             let params = rest::query_pairs(&q);
@@ -441,9 +500,9 @@ pub async fn handle(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers:
             let outcomes = match kind.as_str() {
                 "transaction" => {
                     let reqs = entries.iter().enumerate().map(|(i, e)| parse_request(&app, i, e)).collect::<FhirResult<Vec<_>>>()?;
-                    transaction(&app, reqs).await?
+                    transaction(&app, &access, reqs).await?
                 }
-                "batch" => batch(&app, entries.iter().enumerate().map(|(i, e)| parse_request(&app, i, e)).collect()).await,
+                "batch" => batch(&app, &access, entries.iter().enumerate().map(|(i, e)| parse_request(&app, i, e)).collect()).await,
                 other => return Err(FhirError::bad_request(format!("Bundle.type must be batch or transaction, not '{other}'")).at("Bundle.type")),
             };
             let entries: Vec<Entry> = outcomes.into_iter().map(|o| response_entry(o, with_resource)).collect();

@@ -2,6 +2,7 @@
 
 use super::bundle_text::{self, Entry};
 use super::write;
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::clock;
 use crate::error::{FhirError, FhirResult};
@@ -36,7 +37,7 @@ fn parse_instant(name: &str, v: &str) -> FhirResult<(i64, i64)> {
     search::extract::date_range(v).ok_or_else(|| FhirError::bad_request(format!("{name} must be a FHIR date/dateTime/instant, not '{v}'")).at(name.to_string()))
 }
 
-async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, raw: Option<String>, headers: HeaderMap) -> FhirResult<Response> {
+async fn history(app: &App, access: &Access, res_type: Option<String>, res_id: Option<String>, raw: Option<String>, headers: HeaderMap) -> FhirResult<Response> {
     let params = rest::query_pairs(&raw);
     rest::only_params(&params, &PARAMS)?;
     let render = format::negotiate(&headers, &params)?;
@@ -58,14 +59,37 @@ async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, ra
             _ => {}
         }
     }
+    // Which versions the token may see: of an instance it may read, or of resources it may search.
+    let mut restricted = std::collections::HashMap::new();
     if let (Some(t), Some(i)) = (&res_type, &res_id) {
-        if app.store.read(t, i).await?.is_none() {
+        let restriction = access.restriction(app, Permission::Read, t)?;
+        let cur = app.store.read(t, i).await?;
+        if let Some(r) = restriction {
+            r.require_visible(app, i, cur.as_ref()).await?;
+            restricted.insert(t.clone(), r);
+        }
+        if cur.is_none() {
             return Err(FhirError::not_found(format!("{t}/{i} is not known")));
         }
+    } else if !access.is_open() {
+        // Every type, so that the scope's "all of them" means all of them; it leaves out the others.
+        let types = match &res_type {
+            Some(t) => vec![t.clone()],
+            None => app.registry().resource_types().to_vec(),
+        };
+        let (visible, by_type) = access.history_scope(app, &types)?;
+        q.visible = visible;
+        restricted = by_type;
     }
     let mut rows = app.store.history(&q).await?;
     let more = rows.len() as i64 > count;
     rows.truncate(count as usize);
+    // The page's extent (and its next link) is the rows read; a version the grant hides leaves a gap.
+    let next_seq = rows.last().map(|v| v.seq);
+    if !restricted.is_empty() {
+        let reg = app.registry();
+        rows.retain(|v| restricted.get(&v.res_type).is_none_or(|r| r.version_visible(&reg, v.content.as_deref())));
+    }
     let path = match (&res_type, &res_id) {
         (Some(t), Some(i)) => format!("{}/{t}/{i}/_history", app.base),
         (Some(t), None) => format!("{}/{t}/_history", app.base),
@@ -73,8 +97,8 @@ async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, ra
     };
     let mut links = vec![bundle_text::link("self", &bundle_text::page_url(&path, &params, q.before_seq.map(|s| s.to_string()).as_deref()))];
     if more {
-        if let Some(last) = rows.last() {
-            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(&last.seq.to_string()))));
+        if let Some(last) = next_seq {
+            links.push(bundle_text::link("next", &bundle_text::page_url(&path, &params, Some(&last.to_string()))));
         }
     }
     let entries: Vec<Entry> = rows
@@ -100,16 +124,16 @@ async fn history(app: &App, res_type: Option<String>, res_id: Option<String>, ra
 }
 
 /// `GET [type]/[id]/_history`.
-pub async fn instance(State(app): State<Arc<App>>, Path((t, i)): Path<(String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
-    rest::respond(history(&app, Some(t), Some(i), q, h).await)
+pub async fn instance(State(app): State<Arc<App>>, access: Access, Path((t, i)): Path<(String, String)>, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
+    rest::respond(history(&app, &access, Some(t), Some(i), q, h).await)
 }
 
 /// `GET [type]/_history`.
-pub async fn type_level(State(app): State<Arc<App>>, Path(t): Path<String>, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
-    rest::respond(history(&app, Some(t), None, q, h).await)
+pub async fn type_level(State(app): State<Arc<App>>, access: Access, Path(t): Path<String>, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
+    rest::respond(history(&app, &access, Some(t), None, q, h).await)
 }
 
 /// `GET /_history`.
-pub async fn system(State(app): State<Arc<App>>, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
-    rest::respond(history(&app, None, None, q, h).await)
+pub async fn system(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, h: HeaderMap) -> Response {
+    rest::respond(history(&app, &access, None, None, q, h).await)
 }

@@ -2,6 +2,7 @@
 //! (POST). A job is created whenever a SearchParameter is added, changed or removed; its
 //! parameters answer 503 "not ready" until it finishes.
 
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::rest::{self, format};
 use crate::store::indexing::Job;
@@ -33,10 +34,12 @@ fn job_parameter(j: &Job) -> Value {
     json!({"name": "job", "part": parts})
 }
 
-/// `GET [base]/$reindex`: every job, newest first.
-pub async fn status(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+/// `GET [base]/$reindex`: every job, newest first. Its counts cover every stored resource, so it
+/// needs read of every resource.
+pub async fn status(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
     rest::respond(
         async {
+            access.require_everything(&app, Permission::Read, "GET $reindex")?;
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &["_format", "_pretty"])?;
             let render = format::negotiate(&headers, &params)?;
@@ -49,9 +52,11 @@ pub async fn status(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers:
 }
 
 /// `POST [base]/$reindex`: reindexes every stored resource in the background; 202 with the job.
-pub async fn start(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+/// It rewrites what every resource is found by, so it needs update of every resource.
+pub async fn start(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
     rest::respond(
         async {
+            access.require_everything(&app, Permission::Update, "$reindex")?;
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &["_format", "_pretty"])?;
             let render = format::negotiate(&headers, &params)?;

@@ -1,6 +1,7 @@
 //! PATCH with JSON Patch (RFC 6902) or FHIRPath Patch (a Parameters body), instance-level and conditional.
 
 use super::write::{self, Written};
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::error::{FhirError, FhirResult};
 use crate::rest::{self, format};
@@ -38,9 +39,17 @@ impl PatchDoc {
     }
 }
 
-/// Patches the current version of `res_type/id` and stores the result as a new version.
-pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
+/// Patches the current version of `res_type/id` and stores the result as a new version; under a
+/// restricted grant the resource must be one the token may update, before and after.
+pub async fn patch(app: &App, access: &Access, tx: &mut Tx, res_type: &str, id: &str, patch: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
+    let restriction = access.restriction(app, Permission::Update, res_type)?;
     tx.lock(&format!("{res_type}/{id}")).await?;
+    if let Some(r) = &restriction {
+        let cur = app.store.read_for_write(tx, res_type, id).await?;
+        if !r.sees_in(app, tx, id, cur.as_ref()).await? {
+            return Err(FhirError::not_found(format!("{res_type}/{id} is not known")));
+        }
+    }
     let current = write::current_in(app, tx, res_type, id).await?;
     if let Some(want) = if_match {
         if want != current.version {
@@ -55,15 +64,20 @@ pub async fn patch(app: &App, tx: &mut Tx, res_type: &str, id: &str, patch: &Pat
     if doc.get("id").and_then(Value::as_str) != Some(id) {
         return Err(FhirError::new(StatusCode::UNPROCESSABLE_ENTITY, "processing", "a patch cannot change the resource id").at(format!("{res_type}.id")));
     }
-    write::store_version(app, tx, res_type, id, Some(&current), doc, "PATCH").await
+    let w = write::store_version(app, tx, res_type, id, Some(&current), doc, "PATCH").await?;
+    if let Some(r) = &restriction {
+        r.require_written(app, tx, Permission::Update, std::slice::from_ref(&w.id)).await?;
+    }
+    Ok(w)
 }
 
-/// Conditional patch: exactly one match is patched; none is 404, several 412.
-pub async fn conditional_patch(app: &App, tx: &mut Tx, res_type: &str, query: &str, patch_doc: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
-    let ids = write::find_matches(app, tx, res_type, query, 2).await?;
+/// Conditional patch: exactly one match (among what the token may update) is patched; none is
+/// 404, several 412.
+pub async fn conditional_patch(app: &App, access: &Access, tx: &mut Tx, res_type: &str, query: &str, patch_doc: &PatchDoc, if_match: Option<i64>) -> FhirResult<Written> {
+    let ids = write::find_matches(app, access, Permission::Update, tx, res_type, query, 2).await?;
     match ids.as_slice() {
         [] => Err(FhirError::not_found(format!("no {res_type} matches '{query}'"))),
-        [id] => patch(app, tx, res_type, &id.clone(), patch_doc, if_match).await,
+        [id] => patch(app, access, tx, res_type, &id.clone(), patch_doc, if_match).await,
         _ => Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "multiple-matches", format!("more than one {res_type} matches '{query}'"))),
     }
 }
@@ -129,17 +143,18 @@ fn parse_patch_body(headers: &HeaderMap, body: &[u8]) -> FhirResult<PatchDoc> {
 }
 
 /// `PATCH [type]/[id]`.
-pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn handle(State(app): State<Arc<App>>, access: Access, Path((res_type, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(
         async {
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &rest::FORMAT_PARAMS)?;
             let render = format::negotiate(&headers, &params)?;
             write::check_type(&res_type)?;
+            access.require(&app, Permission::Update, &res_type)?;
             let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
             let mut tx = app.store.begin().await?;
-            let w = patch(&app, &mut tx, &res_type, &id, &doc, im).await?;
+            let w = patch(&app, &access, &mut tx, &res_type, &id, &doc, im).await?;
             tx.commit().await?;
             Ok(rest::written_response(&app, &w, &headers, render))
         }
@@ -148,15 +163,16 @@ pub async fn handle(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Str
 }
 
 /// `PATCH [type]?criteria`.
-pub async fn conditional(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn conditional(State(app): State<Arc<App>>, access: Access, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(
         async {
             let render = format::negotiate(&headers, &rest::query_pairs(&q))?;
             write::check_type(&res_type)?;
+            access.require(&app, Permission::Update, &res_type)?;
             let doc = parse_patch_body(&headers, &body)?;
             let im = rest::if_match(&headers)?;
             let mut tx = app.store.begin().await?;
-            let w = conditional_patch(&app, &mut tx, &res_type, q.as_deref().unwrap_or(""), &doc, im).await?;
+            let w = conditional_patch(&app, &access, &mut tx, &res_type, q.as_deref().unwrap_or(""), &doc, im).await?;
             tx.commit().await?;
             Ok(rest::written_response(&app, &w, &headers, render))
         }

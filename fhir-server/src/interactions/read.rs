@@ -1,6 +1,7 @@
 //! read and vread, with `If-None-Match`, `If-Modified-Since`, `_summary` and `_elements`.
 
 use super::write;
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::clock;
 use crate::error::{FhirError, FhirResult};
@@ -47,14 +48,19 @@ fn gone(base: &str, res_type: &str, id: &str, version: i64, last_updated: i64) -
 }
 
 /// `GET [type]/[id]`.
-pub async fn read(State(app): State<Arc<App>>, Path((res_type, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+pub async fn read(State(app): State<Arc<App>>, access: Access, Path((res_type, id)): Path<(String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
     rest::respond(
         async {
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &READ_PARAMS)?;
             let render = format::negotiate(&headers, &params)?;
             write::check_type(&res_type)?;
-            let cur = app.store.read(&res_type, &id).await?.ok_or_else(|| FhirError::not_found(format!("{res_type}/{id} is not known")))?;
+            let restriction = access.restriction(&app, Permission::Read, &res_type)?;
+            let cur = app.store.read(&res_type, &id).await?;
+            if let Some(r) = &restriction {
+                r.require_visible(&app, &id, cur.as_ref()).await?;
+            }
+            let cur = cur.ok_or_else(|| FhirError::not_found(format!("{res_type}/{id} is not known")))?;
             if cur.deleted {
                 return Ok(gone(&app.base, &res_type, &id, cur.version, cur.last_updated));
             }
@@ -73,15 +79,24 @@ pub async fn read(State(app): State<Arc<App>>, Path((res_type, id)): Path<(Strin
 }
 
 /// `GET [type]/[id]/_history/[vid]`.
-pub async fn vread(State(app): State<Arc<App>>, Path((res_type, id, vid)): Path<(String, String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+pub async fn vread(State(app): State<Arc<App>>, access: Access, Path((res_type, id, vid)): Path<(String, String, String)>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
     rest::respond(
         async {
             let params = rest::query_pairs(&q);
             rest::only_params(&params, &READ_PARAMS)?;
             let render = format::negotiate(&headers, &params)?;
             write::check_type(&res_type)?;
+            let restriction = access.restriction(&app, Permission::Read, &res_type)?;
+            // One message whether the version is absent or unseen.
+            let unknown = || FhirError::not_found(format!("{res_type}/{id}/_history/{vid} is not known"));
+            if let Some(r) = &restriction {
+                r.require_visible(&app, &id, app.store.read(&res_type, &id).await?.as_ref()).await.map_err(|_| unknown())?;
+            }
             let version: i64 = vid.parse().map_err(|_| FhirError::not_found(format!("version '{vid}' is not known")))?;
-            let v = app.store.vread(&res_type, &id, version).await?.ok_or_else(|| FhirError::not_found(format!("{res_type}/{id}/_history/{vid} is not known")))?;
+            let v = app.store.vread(&res_type, &id, version).await?.ok_or_else(unknown)?;
+            if restriction.is_some_and(|r| !r.version_visible(&app.registry(), v.content.as_deref())) {
+                return Err(unknown());
+            }
             if v.deleted {
                 return Ok(gone(&app.base, &res_type, &id, v.version, v.last_updated));
             }

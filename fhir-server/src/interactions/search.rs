@@ -4,6 +4,7 @@ use super::bundle_text::{self, Entry};
 use super::search_terminology;
 use super::history::parse_count;
 use super::write;
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::error::{FhirError, FhirResult};
 use crate::rest::{self, format, subset};
@@ -144,8 +145,9 @@ fn sort_keys(reg: &search::Registry, types: &[String], v: &str) -> FhirResult<Ve
     Ok(keys.unwrap_or_default())
 }
 
-/// Resources the include specs reach from the matches: (type, id, content), each once and never a match.
-async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, String)]) -> FhirResult<Vec<(String, String, String)>> {
+/// Resources the include specs reach from the matches: (type, id, content), each once and never a
+/// match; only those the token may read are returned or followed further.
+async fn includes(app: &App, access: &Access, specs: &[IncludeSpec], matches: &[(i64, String, String)]) -> FhirResult<Vec<(String, String, String)>> {
     let mut seen: std::collections::HashSet<(String, String)> = matches.iter().map(|(_, t, id)| (t.clone(), id.clone())).collect();
     let mut frontier: Vec<(i64, String, String)> = matches.to_vec();
     let mut out = Vec::new();
@@ -159,7 +161,7 @@ async fn includes(app: &App, specs: &[IncludeSpec], matches: &[(i64, String, Str
                 let from: Vec<i64> = frontier.iter().filter(|(_, t, _)| *t == spec.source).map(|(rid, _, _)| *rid).collect();
                 app.store.included(&from, &spec.source, spec.param.as_deref(), spec.target.as_deref()).await?
             };
-            for (rid, t, id, content) in rows {
+            for (rid, t, id, content) in access.readable(app, rows).await? {
                 if seen.insert((t.clone(), id.clone())) {
                     next.push((rid, t.clone(), id.clone()));
                     out.push((t, id, content));
@@ -190,7 +192,7 @@ fn parse_all(reg: &search::Registry, types: &[String], params: &[(String, String
     types.iter().map(|t| reg.parse_query_in(env, t, params)).collect()
 }
 
-async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
+async fn run(app: &App, access: &Access, scope: Scope, params: Vec<(String, String)>, headers: &HeaderMap) -> FhirResult<Response> {
     let render = format::negotiate(headers, &params)?;
     let registry = app.registry();
     let reg = registry.as_ref();
@@ -198,11 +200,15 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     let (types, mut params, type_params) = match &scope {
         Scope::Type(res_type, _) => {
             write::check_type(res_type)?;
+            access.require(app, Permission::Search, res_type)?;
             (vec![res_type.clone()], params, Vec::new())
         }
-        Scope::System => system_types(reg, params)?,
+        Scope::System => {
+            let (types, rest, named) = system_types(reg, params)?;
+            (access.reachable_types(app, Permission::Search, types, !named.is_empty())?, rest, named)
+        }
     };
-    let resolved = if search_terminology::needed(&params) { search_terminology::resolve(app, &types, &params).await? } else { Default::default() };
+    let resolved = if search_terminology::needed(&params) { search_terminology::resolve(app, access, &types, &params).await? } else { Default::default() };
     // A parameter refused on any searched type is refused for the search; lenient mode drops it
     // everywhere and says so, so every type answers the same query.
     let mut ignored: Vec<search::SearchError> = Vec::new();
@@ -227,6 +233,9 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
         let within = reg.compartment_params(ctype, res_type).unwrap_or(&[]);
         queries[0].restrict_to_compartment(reg, ctype, cid, within)?;
     }
+    for q in &mut queries {
+        access.restrict_query(app, Permission::Search, q)?;
+    }
     // Result parameters are taken one by one, so lenient mode can drop just the bad ones.
     let mut result = ResultParams::default();
     let mut control = Vec::new();
@@ -245,6 +254,8 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
         if contained_alone.is_some() {
             return Err(FhirError::bad_request("_containedType applies only with _contained=true or both").at("_containedType"));
         }
+    } else if let Err(e) = access.require_everything(app, Permission::Search, "_contained") {
+        return Err(e.at("_contained"));
     } else if !sort.is_empty() {
         // The matches' keys would be the containers', which are of other types.
         return Err(FhirError::bad_request("_sort cannot be combined with _contained").at("_sort"));
@@ -304,7 +315,7 @@ async fn run(app: &App, scope: Scope, params: Vec<(String, String)>, headers: &H
     }
     head["link"] = Value::Array(links);
     let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, r.res_type.clone(), r.id.clone())).collect();
-    let included = if specs.is_empty() { Vec::new() } else { includes(app, &specs, &typed).await? };
+    let included = if specs.is_empty() { Vec::new() } else { includes(app, access, &specs, &typed).await? };
     let mut entries = Vec::with_capacity(rows.len() + included.len());
     if contained != search::ContainedMode::Stored && contained_alone == Some(true) {
         entries.extend(contained_entries(app, &queries, contained, rows, &sub).await?);
@@ -392,27 +403,27 @@ fn subsetted(text: String, sub: &Option<subset::Subset>) -> FhirResult<String> {
 }
 
 /// `GET [type]?params`.
-pub async fn get(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
-    rest::respond(run(&app, Scope::Type(res_type, None), rest::query_pairs(&q), &headers).await)
+pub async fn get(State(app): State<Arc<App>>, access: Access, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    rest::respond(run(&app, &access, Scope::Type(res_type, None), rest::query_pairs(&q), &headers).await)
 }
 
 /// `GET [base]?params`: system-level search over the `_type` types, or all.
-pub async fn system_get(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
-    rest::respond(run(&app, Scope::System, rest::query_pairs(&q), &headers).await)
+pub async fn system_get(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, headers: HeaderMap) -> Response {
+    rest::respond(run(&app, &access, Scope::System, rest::query_pairs(&q), &headers).await)
 }
 
 /// `POST [base]/_search` with form-encoded parameters.
-pub async fn system_post(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn system_post(State(app): State<Arc<App>>, access: Access, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(match form_params(&q, &headers, &body) {
-        Ok(params) => run(&app, Scope::System, params, &headers).await,
+        Ok(params) => run(&app, &access, Scope::System, params, &headers).await,
         Err(e) => Err(e),
     })
 }
 
 /// `POST [type]/_search` with form-encoded parameters (URL parameters are merged in).
-pub async fn post(State(app): State<Arc<App>>, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn post(State(app): State<Arc<App>>, access: Access, Path(res_type): Path<String>, RawQuery(q): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
     rest::respond(match form_params(&q, &headers, &body) {
-        Ok(params) => run(&app, Scope::Type(res_type, None), params, &headers).await,
+        Ok(params) => run(&app, &access, Scope::Type(res_type, None), params, &headers).await,
         Err(e) => Err(e),
     })
 }
@@ -431,9 +442,10 @@ fn form_params(q: &Option<String>, headers: &HeaderMap, body: &Bytes) -> FhirRes
 /// `GET [compartment]/[id]/[type]?params`: a search within a compartment (R4 CompartmentDefinitions).
 pub async fn compartment(
     State(app): State<Arc<App>>,
+    access: Access,
     Path((ctype, cid, res_type)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    rest::respond(run(&app, Scope::Type(res_type, Some((ctype, cid))), rest::query_pairs(&q), &headers).await)
+    rest::respond(run(&app, &access, Scope::Type(res_type, Some((ctype, cid))), rest::query_pairs(&q), &headers).await)
 }

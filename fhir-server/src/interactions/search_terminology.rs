@@ -1,7 +1,9 @@
 //! Terminology for token `:in`, `:not-in`, `:above` and `:below`: the ValueSets and CodeSystems a
 //! query names are read from the store (the R4 package's own as a fallback) before the query is
-//! parsed, because parsing is synchronous and the store is not.
+//! parsed, because parsing is synchronous and the store is not. Under an access token only stored
+//! definitions it may read take part, so a query cannot probe the others.
 
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::error::FhirResult;
 use serde_json::Value;
@@ -58,7 +60,7 @@ pub fn needed(params: &[(String, String)]) -> bool {
 }
 
 /// Resolves every terminology need of a search with `params` on the `types`, each need once.
-pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -> FhirResult<Resolved> {
+pub async fn resolve(app: &App, access: &Access, types: &[String], params: &[(String, String)]) -> FhirResult<Resolved> {
     let recorder = Recorder::default();
     let reg = app.registry();
     for rt in types {
@@ -73,19 +75,19 @@ pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -
         match need {
             Need::ValueSet(reference) => {
                 let vs = match reference.strip_prefix("ValueSet/") {
-                    Some(id) => read_value_set(app, id).await?,
-                    None => canonical(app, "ValueSet", &reference).await?.into_iter().next(),
+                    Some(id) => read_value_set(app, access, id).await?,
+                    None => canonical(app, access, "ValueSet", &reference).await?.into_iter().next(),
                 };
                 let answer = match vs {
                     None => Err(format!("value set '{reference}' is not known to this server")),
-                    Some(vs) => with_fetching(app, &mut defs, |d| terminology::expand(&vs, d))
+                    Some(vs) => with_fetching(app, access, &mut defs, |d| terminology::expand(&vs, d))
                         .await?
                         .map(|codes| codes.into_iter().map(|c| (c.system, c.code)).collect()),
                 };
                 out.value_sets.insert(reference, answer);
             }
             Need::Related { system, code, below } => {
-                let answer = with_fetching(app, &mut defs, |d| {
+                let answer = with_fetching(app, access, &mut defs, |d| {
                     if below {
                         terminology::descendants_or_self(&system, &code, d)
                     } else {
@@ -102,15 +104,15 @@ pub async fn resolve(app: &App, types: &[String], params: &[(String, String)]) -
 
 /// Parses the criteria of one query for `rt` as a search would (this server's base, terminology
 /// resolved first): conditional operations and Bundle searches mean what a search means.
-pub async fn parse_criteria(app: &App, rt: &str, params: &[(String, String)]) -> FhirResult<search::Query> {
+pub async fn parse_criteria(app: &App, access: &Access, rt: &str, params: &[(String, String)]) -> FhirResult<search::Query> {
     let types = [rt.to_string()];
-    let resolved = if needed(params) { resolve(app, &types, params).await? } else { Resolved::default() };
+    let resolved = if needed(params) { resolve(app, access, &types, params).await? } else { Resolved::default() };
     let env = search::ParseEnv { terminology: &resolved, base: Some(&app.base) };
     Ok(app.registry().parse_query_in(&env, rt, params)?)
 }
 
 /// Runs `op`, fetching each CodeSystem or ValueSet it reports missing and trying again.
-async fn with_fetching<T>(app: &App, defs: &mut InMemory, op: impl Fn(&InMemory) -> Result<T, TxError>) -> FhirResult<Result<T, String>> {
+async fn with_fetching<T>(app: &App, access: &Access, defs: &mut InMemory, op: impl Fn(&InMemory) -> Result<T, TxError>) -> FhirResult<Result<T, String>> {
     for _ in 0..MAX_FETCHES {
         let (rt, url, version) = match op(defs) {
             Ok(v) => return Ok(Ok(v)),
@@ -122,7 +124,7 @@ async fn with_fetching<T>(app: &App, defs: &mut InMemory, op: impl Fn(&InMemory)
             Some(v) => format!("{url}|{v}"),
             None => url.clone(),
         };
-        let found = canonical(app, rt, &canonical_ref).await?;
+        let found = canonical(app, access, rt, &canonical_ref).await?;
         if found.is_empty() {
             return Ok(Err(format!("{} {canonical_ref} is not known to this server", if rt == "ValueSet" { "value set" } else { "code system" })));
         }
@@ -133,13 +135,21 @@ async fn with_fetching<T>(app: &App, defs: &mut InMemory, op: impl Fn(&InMemory)
     Ok(Err(format!("resolving needs more than {MAX_FETCHES} definitions")))
 }
 
-async fn read_value_set(app: &App, id: &str) -> FhirResult<Option<Value>> {
+/// A stored ValueSet by id; one the token may not read is not there.
+async fn read_value_set(app: &App, access: &Access, id: &str) -> FhirResult<Option<Value>> {
+    let Ok(restriction) = access.restriction(app, Permission::Read, "ValueSet") else { return Ok(None) };
     let current = app.store.read("ValueSet", id).await?;
+    if let Some(r) = restriction {
+        if r.require_visible(app, id, current.as_ref()).await.is_err() {
+            return Ok(None);
+        }
+    }
     Ok(current.filter(|c| !c.deleted).and_then(|c| c.content).and_then(|t| serde_json::from_str(&t).ok()))
 }
 
-/// Every stored version of the `rt` with canonical `url[|version]`, else the R4 package's copy.
-async fn canonical(app: &App, rt: &str, reference: &str) -> FhirResult<Vec<Value>> {
+/// Every stored version of the `rt` with canonical `url[|version]` the token may search, else the
+/// R4 package's copy.
+async fn canonical(app: &App, access: &Access, rt: &str, reference: &str) -> FhirResult<Vec<Value>> {
     let (url, version) = match reference.split_once('|') {
         Some((u, v)) => (u, Some(v)),
         None => (reference, None),
@@ -148,10 +158,12 @@ async fn canonical(app: &App, rt: &str, reference: &str) -> FhirResult<Vec<Value
     if let Some(v) = version {
         params.push(("version".to_string(), v.to_string()));
     }
-    let found = match app.registry().parse_query(rt, &params) {
-        Ok(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), &[], None, 50).await?,
-        // A URL the query syntax cannot carry cannot be stored under it either.
-        Err(_) => Vec::new(),
+    // Stored definitions the token may not search stay out; the package's copy still answers.
+    // A URL the query syntax cannot carry cannot be stored under it either.
+    let query = app.registry().parse_query(rt, &params).ok().and_then(|mut q| access.restrict_query(app, Permission::Search, &mut q).ok().map(|()| q));
+    let found = match query {
+        Some(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), &[], None, 50).await?,
+        None => Vec::new(),
     };
     let mut out: Vec<Value> = found.into_iter().filter_map(|r| serde_json::from_str(&r.content).ok()).collect();
     if out.is_empty() {

@@ -1,5 +1,6 @@
 //! The write path every interaction shares: check, stamp meta, index, store one version.
 
+use crate::access::{Access, Permission};
 use crate::app::App;
 use crate::clock;
 use crate::error::{FhirError, FhirResult, OutcomeIssue};
@@ -69,7 +70,7 @@ fn check_body(res_type: &str, body: &Value) -> FhirResult<()> {
     if errors.is_empty() {
         Ok(())
     } else {
-        Err(FhirError { status: StatusCode::BAD_REQUEST, issues: errors })
+        Err(FhirError { status: StatusCode::BAD_REQUEST, issues: errors, challenge: None })
     }
 }
 
@@ -192,14 +193,23 @@ pub async fn store_version(app: &App, tx: &mut Tx, res_type: &str, id: &str, cur
     Ok(commit(app, tx, vec![p]).await?.remove(0))
 }
 
-/// Creates a resource under a new server-assigned id (any id in the body is ignored, as R4 says).
-pub async fn create_new(app: &App, tx: &mut Tx, res_type: &str, body: Value) -> FhirResult<Written> {
+/// Creates a resource under a new server-assigned id (any id in the body is ignored, as R4 says);
+/// the token's `perm` must reach the new content.
+pub async fn create_new(app: &App, access: &Access, perm: Permission, tx: &mut Tx, res_type: &str, body: Value) -> FhirResult<Written> {
+    let restriction = access.restriction(app, perm, res_type)?;
     let id = uuid::Uuid::new_v4().to_string();
-    store_version(app, tx, res_type, &id, None, body, "POST").await
+    let w = store_version(app, tx, res_type, &id, None, body, "POST").await?;
+    if let Some(r) = &restriction {
+        r.require_written(app, tx, perm, std::slice::from_ref(&w.id)).await?;
+    }
+    Ok(w)
 }
 
-/// Update (or update-as-create) of `res_type/id`, honouring `If-Match`.
-pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Value, if_match: Option<i64>, method: &'static str) -> FhirResult<Written> {
+/// Update (or update-as-create) of `res_type/id`, honouring `If-Match`. Under a restricted grant
+/// the resource must be one the token may update, before and after (see `access`).
+#[allow(clippy::too_many_arguments)] // every caller has each of them at hand; a struct would only be filled and taken apart
+pub async fn update(app: &App, access: &Access, tx: &mut Tx, res_type: &str, id: &str, body: Value, if_match: Option<i64>, method: &'static str) -> FhirResult<Written> {
+    let restriction = access.restriction(app, Permission::Update, res_type)?;
     if !valid_id(id) {
         return Err(FhirError::bad_request(format!("'{id}' is not a valid resource id")).at("id"));
     }
@@ -212,6 +222,11 @@ pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Valu
     }
     tx.lock(&format!("{res_type}/{id}")).await?;
     let current = app.store.read_for_write(tx, res_type, id).await?;
+    if let Some(r) = &restriction {
+        if !r.sees_in(app, tx, id, current.as_ref()).await? {
+            return Err(FhirError::not_found(format!("{res_type}/{id} is not known")));
+        }
+    }
     if let Some(want) = if_match {
         match &current {
             Some(c) if c.version == want && !c.deleted => {}
@@ -221,15 +236,26 @@ pub async fn update(app: &App, tx: &mut Tx, res_type: &str, id: &str, body: Valu
             None => return Err(FhirError::new(StatusCode::PRECONDITION_FAILED, "conflict", format!("If-Match W/\"{want}\" given but {res_type}/{id} does not exist"))),
         }
     }
-    store_version(app, tx, res_type, id, current.as_ref(), body, method).await
+    let w = store_version(app, tx, res_type, id, current.as_ref(), body, method).await?;
+    if let Some(r) = &restriction {
+        r.require_written(app, tx, Permission::Update, std::slice::from_ref(&w.id)).await?;
+    }
+    Ok(w)
 }
 
-/// Deletes `res_type/id` by writing a tombstone version; deleting what is absent or already deleted is a no-op.
-pub async fn delete(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirResult<Option<Written>> {
+/// Deletes `res_type/id` by writing a tombstone version; deleting what is absent or already
+/// deleted is a no-op, and so is deleting what the token may not delete (it must look absent).
+pub async fn delete(app: &App, access: &Access, tx: &mut Tx, res_type: &str, id: &str) -> FhirResult<Option<Written>> {
+    let restriction = access.restriction(app, Permission::Delete, res_type)?;
     tx.lock(&format!("{res_type}/{id}")).await?;
     let Some(current) = app.store.read_for_write(tx, res_type, id).await? else { return Ok(None) };
     if current.deleted {
         return Ok(None);
+    }
+    if let Some(r) = &restriction {
+        if !r.sees_in(app, tx, id, Some(&current)).await? {
+            return Ok(None);
+        }
     }
     let version = current.version + 1;
     let now = clock::now_micros().max(current.last_updated + 1);
@@ -242,9 +268,10 @@ pub async fn delete(app: &App, tx: &mut Tx, res_type: &str, id: &str) -> FhirRes
     Ok(Some(Written { status: StatusCode::NO_CONTENT, res_type: res_type.into(), id: id.into(), version, last_updated: now, content: None }))
 }
 
-/// Ids matching a conditional-operation query (`identifier=a|b&…`), serialised against other
-/// conditional writes on the same type so two concurrent conditional creates cannot both miss.
-pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, limit: i64) -> FhirResult<Vec<String>> {
+/// Ids matching a conditional-operation query (`identifier=a|b&…`) among what the token may
+/// `perm`, serialised against other conditional writes on the same type so two concurrent
+/// conditional creates cannot both miss.
+pub async fn find_matches(app: &App, access: &Access, perm: Permission, tx: &mut Tx, res_type: &str, query: &str, limit: i64) -> FhirResult<Vec<String>> {
     // Rendering parameters may ride along on a conditional URL; they are not criteria.
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
         .into_owned()
@@ -253,10 +280,11 @@ pub async fn find_matches(app: &App, tx: &mut Tx, res_type: &str, query: &str, l
     if pairs.is_empty() {
         return Err(FhirError::bad_request("a conditional operation needs search criteria"));
     }
-    let q = super::search_terminology::parse_criteria(app, res_type, &pairs).await?;
+    let mut q = super::search_terminology::parse_criteria(app, access, res_type, &pairs).await?;
     if let Some((k, _)) = q.control.first() {
         return Err(FhirError::bad_request(format!("'{k}' cannot be used in a conditional operation's criteria")).at(k.clone()));
     }
+    access.restrict_query(app, perm, &mut q)?;
     tx.lock(&format!("conditional:{res_type}")).await?;
     Ok(app.store.search_ids_in(tx, &search::scoped_sql(std::slice::from_ref(&q)), limit).await?)
 }

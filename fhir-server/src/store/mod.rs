@@ -70,6 +70,9 @@ pub struct HistoryQuery {
     /// Keyset cursor: only versions with seq below this.
     pub before_seq: Option<i64>,
     pub limit: i64,
+    /// Only versions of current, non-deleted resources matching this condition on `resource r`
+    /// (binds from `$1`): what an access token may see.
+    pub visible: Option<search::SqlFilter>,
 }
 
 /// Statements whose text depends on the backend, built once.
@@ -327,6 +330,11 @@ impl Store {
     pub async fn history(&self, q: &HistoryQuery) -> Result<Vec<Version>, sqlx::Error> {
         let mut conds = vec!["1=1".to_string()];
         let mut args: Vec<Arg> = Vec::new();
+        // First, so that its placeholders keep the numbers they were rendered with.
+        if let Some(f) = &q.visible {
+            args = filter_args(&f.args);
+            conds.push(format!("h.rid IN (SELECT r.rid FROM resource r WHERE NOT r.deleted AND ({}))", f.sql));
+        }
         if let Some(t) = &q.res_type {
             args.push(Arg::Text(t));
             conds.push(format!("h.res_type = ${}", args.len()));
