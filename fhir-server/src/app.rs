@@ -9,13 +9,20 @@ pub struct App {
     pub store: Store,
     /// Public base URL of the FHIR API, without trailing slash (e.g. `http://127.0.0.1:8080/fhir`).
     pub base: String,
+    /// The authorization server, when authorization is on.
+    pub auth: Option<Arc<crate::auth::SmartAuth>>,
     ready: AtomicBool,
 }
 
 impl App {
     /// New state; not ready until [`App::set_ready`].
     pub fn new(store: Store, base: String) -> Self {
-        App { store, base, ready: AtomicBool::new(false) }
+        App { store, base, auth: None, ready: AtomicBool::new(false) }
+    }
+    /// The same state with authorization on.
+    pub fn with_auth(mut self, auth: Option<Arc<crate::auth::SmartAuth>>) -> Self {
+        self.auth = auth;
+        self
     }
     /// Marks start-up (migrations, definitions) as done.
     pub fn set_ready(&self) {

@@ -1,6 +1,7 @@
 //! FHIR R4 server and interoperability hub: HTTP API, resource store, interactions.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod error;
@@ -27,6 +28,8 @@ pub struct ServeConfig {
     /// Serve without authorization on a non-loopback address: anyone who can reach it can read
     /// and change every resource. Off by default; without it such an address is refused.
     pub allow_unauthenticated_network: bool,
+    /// Authorization: off, our own SMART authorization server, and/or an external provider.
+    pub auth: auth::AuthConfig,
 }
 
 impl ServeConfig {
@@ -40,12 +43,14 @@ impl ServeConfig {
             max_connections: 8,
             reindex: Default::default(),
             allow_unauthenticated_network: false,
+            auth: auth::AuthConfig::off(),
         }
     }
 
     /// Refuses an unauthenticated server on an address others can reach, unless asked for by name.
     fn check_exposure(&self) -> anyhow::Result<()> {
-        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network {
+        self.auth.check()?;
+        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network && !self.auth.is_on() {
             anyhow::bail!(
                 "refusing to serve on {} without authorization: anyone who can reach it could read and change every resource. \
                  Listen on a loopback address (127.0.0.1), or pass --allow-unauthenticated-network (FHIR_ALLOW_UNAUTHENTICATED_NETWORK=true) to accept that risk",
@@ -64,6 +69,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The background reindex; it runs until aborted.
     pub reindex: tokio::task::JoinHandle<()>,
+    /// The authorization server, when authorization is on.
+    pub auth: Option<Arc<auth::SmartAuth>>,
 }
 
 /// Opens the store (running migrations), loads the R4 definitions, binds and starts serving.
@@ -81,16 +88,47 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         search::Registry::r4();
     })
     .await?;
-    let app = Arc::new(app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone()));
+    let auth = auth::SmartAuth::open(pool.clone(), &base_url, &cfg.auth).await?;
+    let app = Arc::new(app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone()).with_auth(auth.clone()));
     let reindex = tokio::spawn(app.store.indexing.clone().run());
     app.set_ready();
-    let router = rest::router(app.clone(), &base_path).layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut router = rest::router(app.clone(), &base_path);
+    if let Some(auth) = &auth {
+        // Browser apps call discovery, the token endpoint and the API from their own origin
+        // (SMART requirements 16, 17). Tokens travel in headers, not cookies, so any origin may
+        // read answers; without authorization no CORS is offered, so a web page cannot read a
+        // local open server through its visitor's browser.
+        router = router.merge(auth.routes(&base_path)).layer(cors());
+    }
+    let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
     tracing::info!(%base_url, backend = ?app.store.backend(), "FHIR server ready");
-    if local_addr.ip().is_loopback() {
-        tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)");
-    } else {
-        tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource");
+    match (&auth, local_addr.ip().is_loopback()) {
+        (Some(a), _) if a.is_issuing() => tracing::info!(%local_addr, discovery = %format!("{base_url}/.well-known/smart-configuration"), external = ?cfg.auth.external.as_ref().map(|e| &e.issuer), "SMART authorization on"),
+        (Some(_), _) => tracing::info!(%local_addr, external = ?cfg.auth.external.as_ref().map(|e| &e.issuer), "authorization by an external OpenID provider"),
+        (None, true) => tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)"),
+        (None, false) => tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource"),
     }
-    Ok(Running { base_url, local_addr, task, reindex })
+    Ok(Running { base_url, local_addr, task, reindex, auth })
+}
+
+/// Cross-origin access for browser apps: any origin, the headers FHIR and OAuth requests carry,
+/// and the response headers a FHIR client reads.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            HeaderName::from_static("if-none-exist"),
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([header::LOCATION, header::ETAG, header::LAST_MODIFIED, header::CONTENT_LOCATION, header::WWW_AUTHENTICATE])
+        .max_age(std::time::Duration::from_secs(3600))
 }
