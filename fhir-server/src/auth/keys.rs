@@ -39,7 +39,8 @@ struct StoredRow {
 #[derive(Default)]
 pub struct KeyRing {
     set: RwLock<Arc<KeySet>>,
-    last_reload: Mutex<Option<Instant>>,
+    /// When an unknown kid last caused a reload (periodic reloads do not count).
+    last_forced: Mutex<Option<Instant>>,
 }
 
 impl KeyRing {
@@ -52,7 +53,6 @@ impl KeyRing {
     pub async fn reload(&self, pool: &Pool) -> anyhow::Result<()> {
         let set = load(pool).await?;
         *self.set.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(set);
-        *self.last_reload.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
         Ok(())
     }
 
@@ -60,7 +60,7 @@ impl KeyRing {
     /// CLI), at most once per [`UNKNOWN_KID_RELOAD`]; whether a reload happened.
     pub async fn reload_for_unknown_kid(&self, pool: &Pool) -> bool {
         {
-            let mut last = self.last_reload.lock().unwrap_or_else(|p| p.into_inner());
+            let mut last = self.last_forced.lock().unwrap_or_else(|p| p.into_inner());
             if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD) {
                 return false;
             }
