@@ -587,7 +587,8 @@ async fn capability_statement_security_lists_oauth_uris(s: &Smart) {
 
 async fn smart_standalone_launch_patient_picker_and_narrowed_consent(s: &Smart) {
     // A clinician picks Bob in the picker and unticks the write scope.
-    let mut a = Authz::new("public-app", "launch/patient openid fhirUser patient/Patient.rs patient/Observation.cruds offline_access");
+    // launch/encounter: no encounter is picked in a standalone launch, so it is not granted.
+    let mut a = Authz::new("public-app", "launch/patient launch/encounter openid fhirUser patient/Patient.rs patient/Observation.cruds offline_access");
     a.pick = Some(s.fx.p2.clone());
     a.deselect = vec!["patient/Observation.cruds".into()];
     let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;

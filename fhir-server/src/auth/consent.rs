@@ -116,6 +116,12 @@ async fn decide(auth: &SmartAuth, headers: &HeaderMap, body: &[u8]) -> Result<Re
         .into_iter()
         .filter(|s| is_context(s) || chosen.contains(&scopes::text(s).as_str()))
         .filter(|s| *s != Scope::FhirUser || user.fhir_user.is_some())
+        // A context scope is granted only with its context: the response names what `scope` says.
+        .filter(|s| match s {
+            Scope::LaunchContext(c) if c == "patient" => p.patient.is_some(),
+            Scope::LaunchContext(c) if c == "encounter" => p.encounter.is_some(),
+            _ => true,
+        })
         .collect();
     if let Some(hash) = &p.launch_hash {
         if !launches::consume(&mut tx, hash, now).await.map_err(fail)? {
