@@ -12,13 +12,20 @@ pub struct App {
     pub base: String,
     /// Verifies access tokens; None serves without authorization (every request is `Access::Open`).
     pub authenticator: Option<Arc<dyn Authenticate>>,
+    /// The authorization server, when authorization is on.
+    pub auth: Option<Arc<crate::auth::SmartAuth>>,
     ready: AtomicBool,
 }
 
 impl App {
     /// New state; not ready until [`App::set_ready`].
     pub fn new(store: Store, base: String) -> Self {
-        App { store, base, authenticator: None, ready: AtomicBool::new(false) }
+        App { store, base, authenticator: None, auth: None, ready: AtomicBool::new(false) }
+    }
+    /// The same state with our authorization server on.
+    pub fn with_auth(mut self, auth: Option<Arc<crate::auth::SmartAuth>>) -> Self {
+        self.auth = auth;
+        self
     }
     /// Marks start-up (migrations, definitions) as done.
     pub fn set_ready(&self) {

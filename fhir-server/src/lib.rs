@@ -2,6 +2,7 @@
 
 pub mod access;
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod error;
@@ -31,6 +32,8 @@ pub struct ServeConfig {
     /// Verifies access tokens on every FHIR interaction (`/metadata` and the probes excepted);
     /// None serves without authorization.
     pub authenticator: Option<Arc<dyn access::Authenticate>>,
+    /// Authorization: off, our own SMART authorization server, and/or an external provider.
+    pub auth: auth::AuthConfig,
 }
 
 impl std::fmt::Debug for ServeConfig {
@@ -43,6 +46,7 @@ impl std::fmt::Debug for ServeConfig {
             .field("max_connections", &self.max_connections)
             .field("reindex", &self.reindex)
             .field("allow_unauthenticated_network", &self.allow_unauthenticated_network)
+            .field("auth", &self.auth)
             .field("authenticator", &self.authenticator.as_ref().map(|_| "configured"))
             .finish()
     }
@@ -60,12 +64,14 @@ impl ServeConfig {
             reindex: Default::default(),
             allow_unauthenticated_network: false,
             authenticator: None,
+            auth: auth::AuthConfig::off(),
         }
     }
 
     /// Refuses an unauthenticated server on an address others can reach, unless asked for by name.
     fn check_exposure(&self) -> anyhow::Result<()> {
-        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network && self.authenticator.is_none() {
+        self.auth.check()?;
+        if !self.listen.ip().is_loopback() && !self.allow_unauthenticated_network && !self.auth.is_on() && self.authenticator.is_none() {
             anyhow::bail!(
                 "refusing to serve on {} without authorization: anyone who can reach it could read and change every resource. \
                  Listen on a loopback address (127.0.0.1), or pass --allow-unauthenticated-network (FHIR_ALLOW_UNAUTHENTICATED_NETWORK=true) to accept that risk",
@@ -84,6 +90,8 @@ pub struct Running {
     pub task: tokio::task::JoinHandle<std::io::Result<()>>,
     /// The background reindex; it runs until aborted.
     pub reindex: tokio::task::JoinHandle<()>,
+    /// The authorization server, when authorization is on.
+    pub auth: Option<Arc<auth::SmartAuth>>,
 }
 
 /// Opens the store (running migrations), loads the R4 definitions, binds and starts serving.
@@ -101,20 +109,51 @@ pub async fn start(cfg: ServeConfig) -> anyhow::Result<Running> {
         search::Registry::r4();
     })
     .await?;
-    let mut app = app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone());
-    app.authenticator = cfg.authenticator.clone();
+    let auth = auth::SmartAuth::open(pool.clone(), &base_url, &cfg.auth).await?;
+    let mut app = app::App::new(store::Store::new(pool, cfg.reindex.clone()).await?, base_url.clone()).with_auth(auth.clone());
+    // A plug-in authenticator takes precedence; otherwise our own verifies the bearer tokens.
+    app.authenticator = cfg.authenticator.clone().or_else(|| auth.clone().map(|a| a as Arc<dyn access::Authenticate>));
     let app = Arc::new(app);
     let reindex = tokio::spawn(app.store.indexing.clone().run());
     app.set_ready();
-    let router = rest::router(app.clone(), &base_path).layer(tower_http::trace::TraceLayer::new_for_http());
+    let mut router = rest::router(app.clone(), &base_path);
+    if let Some(auth) = &auth {
+        // Browser apps call discovery, the token endpoint and the API from their own origin
+        // (SMART requirements 16, 17). Tokens travel in headers, not cookies, so any origin may
+        // read answers; without authorization no CORS is offered, so a web page cannot read a
+        // local open server through its visitor's browser.
+        router = router.merge(auth.routes(&base_path)).layer(cors());
+    }
+    let router = router.layer(tower_http::trace::TraceLayer::new_for_http());
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
     tracing::info!(%base_url, backend = ?app.store.backend(), "FHIR server ready");
-    if app.authenticator.is_some() {
-        tracing::info!(%local_addr, "authorization is on: every FHIR interaction needs a bearer access token (/metadata and the health probes excepted)");
-    } else if local_addr.ip().is_loopback() {
-        tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)");
-    } else {
-        tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource");
+    match (&auth, local_addr.ip().is_loopback()) {
+        (Some(a), _) if a.is_issuing() => tracing::info!(%local_addr, discovery = %format!("{base_url}/.well-known/smart-configuration"), external = ?cfg.auth.external.as_ref().map(|e| &e.issuer), "SMART authorization on: every FHIR interaction needs a bearer access token (/metadata and the health probes excepted)"),
+        (Some(_), _) => tracing::info!(%local_addr, external = ?cfg.auth.external.as_ref().map(|e| &e.issuer), "authorization by an external OpenID provider"),
+        (None, _) if app.authenticator.is_some() => tracing::info!(%local_addr, "authorization is on: every FHIR interaction needs a bearer access token (/metadata and the health probes excepted)"),
+        (None, true) => tracing::warn!(%local_addr, "no authorization: reachable from this machine only (loopback)"),
+        (None, false) => tracing::warn!(%local_addr, "no authorization on a network address (--allow-unauthenticated-network): anyone who can reach it can read and change every resource"),
     }
-    Ok(Running { base_url, local_addr, task, reindex })
+    Ok(Running { base_url, local_addr, task, reindex, auth })
+}
+
+/// Cross-origin access for browser apps: any origin, the headers FHIR and OAuth requests carry,
+/// and the response headers a FHIR client reads.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+            HeaderName::from_static("if-none-exist"),
+            HeaderName::from_static("prefer"),
+        ])
+        .expose_headers([header::LOCATION, header::ETAG, header::LAST_MODIFIED, header::CONTENT_LOCATION, header::WWW_AUTHENTICATE])
+        .max_age(std::time::Duration::from_secs(3600))
 }

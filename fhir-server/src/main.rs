@@ -16,6 +16,8 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve(ServeArgs),
+    /// Manage the built-in SMART authorization server: apps, users, signing keys, EHR launches.
+    Auth(fhir_server::auth::cli::AuthArgs),
     /// Evaluate a FHIRPath expression over a resource file (`-` reads stdin) and print the result as JSON.
     Fhirpath {
         /// The FHIRPath expression.
@@ -55,6 +57,42 @@ struct ServeArgs {
     /// Pause between reindex batches, in milliseconds (leaves the database to the interactions).
     #[arg(long, env = "FHIR_REINDEX_PAUSE_MS", default_value_t = 0)]
     reindex_pause_ms: u64,
+    /// Authorization: none (loopback only unless allowed), smart (the built-in SMART App Launch
+    /// authorization server), or external (only an external OpenID provider's access tokens).
+    #[arg(long, env = "FHIR_AUTH", value_enum, default_value = "none")]
+    auth: AuthFlag,
+    /// Issuer (`iss`) of an external OpenID provider whose access tokens are accepted.
+    #[arg(long, env = "FHIR_AUTH_EXTERNAL_ISSUER", requires = "auth_external_jwks_url")]
+    auth_external_issuer: Option<String>,
+    /// JWK Set URL of that provider.
+    #[arg(long, env = "FHIR_AUTH_EXTERNAL_JWKS_URL", requires = "auth_external_issuer")]
+    auth_external_jwks_url: Option<String>,
+    /// Audience (`aud`) the provider's tokens carry; default: this server's FHIR base URL.
+    #[arg(long, env = "FHIR_AUTH_EXTERNAL_AUDIENCE", requires = "auth_external_issuer")]
+    auth_external_audience: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum AuthFlag {
+    None,
+    Smart,
+    External,
+}
+
+impl ServeArgs {
+    fn auth_config(&self) -> fhir_server::auth::AuthConfig {
+        use fhir_server::auth::{AuthConfig, AuthMode, ExternalProvider};
+        let mode = match self.auth {
+            AuthFlag::None => AuthMode::None,
+            AuthFlag::Smart => AuthMode::Smart,
+            AuthFlag::External => AuthMode::External,
+        };
+        let external = match (&self.auth_external_issuer, &self.auth_external_jwks_url) {
+            (Some(issuer), Some(jwks_url)) => Some(ExternalProvider { issuer: issuer.clone(), jwks_url: jwks_url.clone(), audience: self.auth_external_audience.clone() }),
+            _ => None,
+        };
+        AuthConfig { mode, external }
+    }
 }
 
 #[tokio::main]
@@ -62,6 +100,13 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Auth(args)) => {
+            if let Err(e) = fhir_server::auth::cli::run(args).await {
+                eprintln!("error: {e:#}");
+                std::process::exit(1);
+            }
+            return Ok(());
+        }
         Some(Command::Fhirpath { expression, resource }) => {
             if let Err(e) = fhir_server::cli::fhirpath(&expression, &resource) {
                 eprintln!("error: {e:#}");
@@ -76,6 +121,7 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()))
         .init();
     let database_url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/fhir.db", args.data_dir.trim_end_matches('/')));
+    let auth = args.auth_config();
     let running = fhir_server::start(fhir_server::ServeConfig {
         listen: args.listen,
         database_url,
@@ -84,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: args.db_connections,
         reindex: fhir_server::store::indexing::ReindexConfig { batch: args.reindex_batch, pause: std::time::Duration::from_millis(args.reindex_pause_ms) },
         allow_unauthenticated_network: args.allow_unauthenticated_network,
+        auth,
         authenticator: None,
     })
     .await?;

@@ -107,7 +107,11 @@ pub async fn handle(State(app): State<Arc<App>>, RawQuery(q): RawQuery, headers:
             let text = match cache.as_ref() {
                 Some((r, text)) if Arc::ptr_eq(r, &reg) => text.clone(),
                 _ => {
-                    let text = statement(&reg, &app.base).to_string();
+                    let mut doc = statement(&reg, &app.base);
+                    if let Some(auth) = &app.auth {
+                        doc["rest"][0]["security"] = auth.capability_security();
+                    }
+                    let text = doc.to_string();
                     *cache = Some((reg, text.clone()));
                     text
                 }

@@ -94,6 +94,11 @@ impl Pool {
         };
         Ok(Tx { conn, gate: None })
     }
+    /// Starts a write transaction on tables outside the resource store (the authorization
+    /// server's): they hold no search definitions, so the write gate has nothing to guard.
+    pub async fn begin_outside_store(&self) -> Result<Tx, sqlx::Error> {
+        self.begin_ungated().await
+    }
     /// Runs a query on a read connection and decodes all rows.
     pub async fn fetch<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
         match self {
