@@ -270,7 +270,8 @@ async fn run(app: &App, access: &Access, scope: Scope, params: Vec<(String, Stri
     let sub = subset::from_params(&control)?;
     let filter = search::contained_sql(&queries, contained);
     let only_count = sub == Some(subset::Subset::Count);
-    let mut rows = if only_count { Vec::new() } else { app.store.search_page(&filter, &sort, cursor.as_ref(), count + 1).await? };
+    let source = search::rid_source(&queries, contained);
+    let mut rows = if only_count { Vec::new() } else { app.store.search_page(&filter, source.as_ref(), &sort, cursor.as_ref(), count + 1).await? };
     let forward = cursor.as_ref().map_or(true, |c| c.forward);
     // The extra row tells whether the page's far side has more: after it going forward, before it going back.
     let more = rows.len() as i64 > count;

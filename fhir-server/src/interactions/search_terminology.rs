@@ -162,7 +162,7 @@ async fn canonical(app: &App, access: &Access, rt: &str, reference: &str) -> Fhi
     // A URL the query syntax cannot carry cannot be stored under it either.
     let query = app.registry().parse_query(rt, &params).ok().and_then(|mut q| access.restrict_query(app, Permission::Search, &mut q).ok().map(|()| q));
     let found = match query {
-        Some(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), &[], None, 50).await?,
+        Some(q) => app.store.search_page(&search::scoped_sql(std::slice::from_ref(&q)), None, &[], None, 50).await?,
         None => Vec::new(),
     };
     let mut out: Vec<Value> = found.into_iter().filter_map(|r| serde_json::from_str(&r.content).ok()).collect();
