@@ -2,13 +2,19 @@
 //! (browser pages parsed minimally, redirects not followed) on SQLite and PostgreSQL.
 //!
 //! Test names start with the Inferno SMART STU2/STU2.2 check they reproduce where one applies
-//! (ids from shared/corpora/smart/smart-app-launch-test-kit/smart_stu2_2_requirements_coverage.csv).
+//! (ids from shared/corpora/smart/smart-app-launch-test-kit/smart_stu2_2_requirements_coverage.csv);
+//! conformance-tests/smart/inferno-coverage.csv maps every server SHALL requirement Inferno checks
+//! to the tests here that assert it, and tests/smart_inferno_coverage.rs keeps that map whole.
+//! The browser-and-app helpers driving the pages live in tests/common/smart.rs.
+
+mod common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use common::smart::*;
 use conformance_tests::{fresh_database, Backend};
-use fhir_server::auth::clients::{self, ClientType, NewClient};
+use fhir_server::auth::clients::ClientType;
 use fhir_server::auth::{keys, launches, users, AuthConfig, AuthMode, ExternalProvider, SmartAuth};
 use fhir_server::store::{open::open, Pool};
 use fhir_server::ServeConfig;
@@ -16,17 +22,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
 use smart_auth::{pkce, Algorithm, ErrorCode, SigningKey};
 
-const REDIRECT: &str = "https://app.example/callback";
-const PASSWORD: &str = "correct horse battery";
 const APP_SCOPES: &str = "launch launch/patient launch/encounter openid fhirUser profile offline_access online_access patient/*.cruds user/*.rs";
-
-fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
-}
-
-fn unique() -> String {
-    uuid::Uuid::new_v4().simple().to_string()
-}
 
 /// A server with authorization on, and what was registered in it.
 struct Fx {
@@ -69,24 +65,6 @@ async fn serve_json(doc: Arc<Mutex<String>>) -> String {
         }
     });
     url
-}
-
-fn jwks_of(keys: &[&SigningKey]) -> String {
-    json!({"keys": keys.iter().map(|k| k.public_jwk()).collect::<Vec<_>>()}).to_string()
-}
-
-async fn register(pool: &Pool, id: &str, client_type: ClientType, redirect: bool, scopes: &str, jwks: Option<String>, jwks_url: Option<String>) -> Option<String> {
-    let new = NewClient {
-        client_id: Some(id.into()),
-        name: format!("Test app {id}"),
-        client_type,
-        redirect_uris: if redirect { vec![REDIRECT.into()] } else { vec![] },
-        scopes: scopes.into(),
-        jwks,
-        jwks_url,
-        launch_url: Some("https://app.example/launch".into()),
-    };
-    clients::add(pool, new).await.unwrap().secret
 }
 
 async fn setup(url: String) -> (Fx, fhir_server::Running) {
@@ -190,264 +168,25 @@ macro_rules! both_backends {
     };
 }
 
-/// An HTTP answer.
-struct Resp {
-    status: u16,
-    headers: HeaderMap,
-    text: String,
-}
-
-impl Resp {
-    async fn from(r: reqwest::Response) -> Resp {
-        Resp { status: r.status().as_u16(), headers: r.headers().clone(), text: r.text().await.unwrap_or_default() }
-    }
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    /// An OAuth error answer: status, no-store, and the error code.
-    fn oauth_error(&self, status: u16, code: ErrorCode) -> String {
-        assert_eq!(self.status, status, "{}", self.text);
-        assert_eq!(self.header("cache-control"), Some("no-store"));
-        let body = self.json();
-        assert_eq!(body["error"], code.as_str(), "{}", self.text);
-        assert!(body.get("access_token").is_none());
-        body["error_description"].as_str().unwrap_or_default().to_string()
-    }
-}
-
-/// How a client authenticates at the token endpoint.
-enum ClientAuth<'a> {
-    Public(&'a str),
-    Basic(&'a str, &'a str),
-    Jwt(&'a str, &'a SigningKey),
-}
-
-/// One authorization request and what the user does with it.
-#[derive(Clone)]
-struct Authz {
-    client_id: String,
-    scope: String,
-    redirect_uri: String,
-    state: String,
-    aud: Option<String>,
-    challenge: bool,
-    method: Option<String>,
-    launch: Option<String>,
-    nonce: Option<String>,
-    user: String,
-    password: String,
-    pick: Option<String>,
-    deselect: Vec<String>,
-    deny: bool,
-    post: bool,
-    extra: Vec<(String, String)>,
-}
-
-impl Authz {
-    fn new(client_id: &str, scope: &str) -> Authz {
-        Authz {
-            client_id: client_id.into(),
-            scope: scope.into(),
-            redirect_uri: REDIRECT.into(),
-            state: unique(),
-            aud: None,
-            challenge: true,
-            method: Some("S256".into()),
-            launch: None,
-            nonce: None,
-            user: "clinician".into(),
-            password: PASSWORD.into(),
-            pick: None,
-            deselect: vec![],
-            deny: false,
-            post: false,
-            extra: vec![],
-        }
-    }
-}
-
-/// Where a flow ended.
-#[derive(Debug)]
-enum Outcome {
-    Code { code: String, verifier: String },
-    Redirected { query: HashMap<String, String> },
-    Page { status: u16, body: String },
-}
-
-impl Outcome {
-    fn code(self) -> (String, String) {
-        match self {
-            Outcome::Code { code, verifier } => (code, verifier),
-            other => panic!("expected a code, got {other:?}"),
-        }
-    }
-    /// The redirected error, after checking no code came with it and state was echoed.
-    fn error(self, state: &str) -> (String, String) {
-        match self {
-            Outcome::Redirected { query } => {
-                assert!(!query.contains_key("code"), "{query:?}");
-                assert_eq!(query.get("state").map(String::as_str), Some(state), "state echoed");
-                (query["error"].clone(), query.get("error_description").cloned().unwrap_or_default())
-            }
-            other => panic!("expected a redirected error, got {other:?}"),
-        }
-    }
-    fn page(self) -> (u16, String) {
-        match self {
-            Outcome::Page { status, body } => (status, body),
-            other => panic!("expected a page, got {other:?}"),
-        }
-    }
-}
-
-/// The value of an attribute of a tag's text.
-fn attr(tag: &str, name: &str) -> Option<String> {
-    let key = format!(" {name}=\"");
-    let start = tag.find(&key)? + key.len();
-    let end = tag[start..].find('"')? + start;
-    Some(tag[start..end].replace("&quot;", "\"").replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
-}
-
-/// (type, name, value) of every input of a page.
-fn inputs(html: &str) -> Vec<(String, String, String)> {
-    html.split("<input").skip(1).map(|t| {
-        let tag = &t[..t.find('>').unwrap_or(t.len())];
-        (attr(tag, "type").unwrap_or_default(), attr(tag, "name").unwrap_or_default(), attr(tag, "value").unwrap_or_default())
-    }).collect()
-}
-
-fn field(html: &str, name: &str) -> String {
-    inputs(html).into_iter().find(|(_, n, _)| n == name).map(|(_, _, v)| v).unwrap_or_else(|| panic!("no field {name} in {html}"))
-}
-
-/// A test's client of the server.
+/// A test's client of the server: the browser and app of `common::smart`, and what needs the fixture.
 struct Smart {
     fx: &'static Fx,
-    http: reqwest::Client,
+    browser: Browser,
+}
+
+impl std::ops::Deref for Smart {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
 }
 
 impl Smart {
     fn new(fx: &'static Fx) -> Smart {
-        Smart { fx, http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap() }
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}/{path}", self.fx.base)
+        Smart { fx, browser: Browser::new(&fx.base) }
     }
     async fn pool(&self) -> Pool {
         open(&self.fx.database_url, 2).await.unwrap()
-    }
-    async fn get(&self, path: &str) -> Resp {
-        Resp::from(self.http.get(self.url(path)).send().await.unwrap()).await
-    }
-    async fn form(&self, path: &str, pairs: &[(&str, &str)]) -> Resp {
-        Resp::from(self.http.post(self.url(path)).form(pairs).send().await.unwrap()).await
-    }
-
-    /// Runs an authorization request through the pages to its end.
-    async fn authorize(&self, a: &Authz) -> Outcome {
-        let verifier = format!("{}{}", unique(), unique());
-        let challenge = pkce::s256_challenge(&verifier);
-        let aud = a.aud.clone().unwrap_or_else(|| self.fx.base.clone());
-        let mut params: Vec<(String, String)> = vec![
-            ("response_type".into(), "code".into()),
-            ("client_id".into(), a.client_id.clone()),
-            ("redirect_uri".into(), a.redirect_uri.clone()),
-            ("scope".into(), a.scope.clone()),
-            ("state".into(), a.state.clone()),
-            ("aud".into(), aud),
-        ];
-        if a.challenge {
-            params.push(("code_challenge".into(), challenge));
-        }
-        params.extend(a.method.clone().map(|m| ("code_challenge_method".to_string(), m)));
-        params.extend(a.launch.clone().map(|l| ("launch".to_string(), l)));
-        params.extend(a.nonce.clone().map(|n| ("nonce".to_string(), n)));
-        params.extend(a.extra.clone());
-        let url = self.url("auth/authorize");
-        let mut resp = if a.post {
-            self.http.post(&url).form(&params).send().await.unwrap()
-        } else {
-            self.http.get(&url).query(&params).send().await.unwrap()
-        };
-        for _ in 0..5 {
-            if resp.status().as_u16() == 302 {
-                let location = resp.headers()["location"].to_str().unwrap().to_string();
-                assert!(location.starts_with(&format!("{}?", a.redirect_uri)), "{location}");
-                let query: HashMap<String, String> = reqwest::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
-                if let Some(code) = query.get("code") {
-                    assert_eq!(query.get("state"), Some(&a.state), "smart_app_redirect_stu2: state echoed");
-                    return Outcome::Code { code: code.clone(), verifier };
-                }
-                return Outcome::Redirected { query };
-            }
-            let status = resp.status().as_u16();
-            let body = resp.text().await.unwrap();
-            if status != 200 {
-                return Outcome::Page { status, body };
-            }
-            let (request, form_token) = (field(&body, "request"), field(&body, "form_token"));
-            let mut form: Vec<(String, String)> = vec![("request".into(), request), ("form_token".into(), form_token)];
-            let fields = inputs(&body);
-            let path = if fields.iter().any(|(_, n, _)| n == "password") {
-                form.push(("username".into(), a.user.clone()));
-                form.push(("password".into(), a.password.clone()));
-                "auth/login"
-            } else if fields.iter().any(|(t, n, _)| t == "radio" && n == "patient") {
-                let first = fields.iter().find(|(t, n, _)| t == "radio" && n == "patient").unwrap().2.clone();
-                form.push(("patient".into(), a.pick.clone().unwrap_or(first)));
-                form.push(("action".into(), "choose".into()));
-                "auth/patient"
-            } else if body.contains("name=\"decision\"") {
-                for (t, n, v) in &fields {
-                    if t == "checkbox" && n == "scope" && !a.deselect.contains(v) {
-                        form.push(("scope".into(), v.clone()));
-                    }
-                }
-                form.push(("decision".into(), if a.deny { "deny" } else { "approve" }.into()));
-                "auth/consent"
-            } else {
-                return Outcome::Page { status, body };
-            };
-            resp = self.http.post(self.url(path)).form(&form).send().await.unwrap();
-        }
-        panic!("the flow did not end");
-    }
-
-    fn assertion(&self, client_id: &str, key: &SigningKey, exp_in: i64, jti: &str) -> String {
-        let claims = json!({"iss": client_id, "sub": client_id, "aud": self.url("auth/token"), "exp": now() as i64 + exp_in, "jti": jti});
-        key.sign(&claims).unwrap()
-    }
-
-    /// A token request with the client's authentication.
-    async fn token(&self, auth: &ClientAuth<'_>, pairs: &[(&str, &str)]) -> Resp {
-        let mut form: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut rb = self.http.post(self.url("auth/token"));
-        match auth {
-            ClientAuth::Public(id) => form.push(("client_id".into(), id.to_string())),
-            ClientAuth::Basic(id, secret) => rb = rb.basic_auth(id, Some(secret)),
-            ClientAuth::Jwt(id, key) => {
-                form.push(("client_assertion_type".into(), smart_auth::JWT_BEARER.into()));
-                form.push(("client_assertion".into(), self.assertion(id, key, 120, &unique())));
-            }
-        }
-        Resp::from(rb.form(&form).send().await.unwrap()).await
-    }
-
-    async fn exchange(&self, auth: &ClientAuth<'_>, code: &str, verifier: &str) -> Resp {
-        self.token(auth, &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT), ("code_verifier", verifier)]).await
-    }
-
-    /// A successful token response, with the headers SMART requires (smart_token_response_headers).
-    async fn tokens(&self, auth: &ClientAuth<'_>, a: &Authz) -> Value {
-        let (code, verifier) = self.authorize(a).await.code();
-        let r = self.exchange(auth, &code, &verifier).await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        assert_eq!(r.header("cache-control"), Some("no-store"));
-        assert_eq!(r.header("pragma"), Some("no-cache"));
-        r.json()
     }
 
     async fn introspect(&self, token: &str) -> Value {
@@ -469,28 +208,55 @@ impl Smart {
     }
 }
 
-fn scopes_of(v: &Value) -> Vec<String> {
-    let mut s: Vec<String> = v["scope"].as_str().unwrap().split(' ').map(str::to_string).collect();
-    s.sort();
-    s
+// ---------------------------------------------------------------- Inferno's checks of a token response
+
+/// Inferno `smart_token_response_headers`: `Cache-Control: no-store` and `Pragma: no-cache` on a
+/// successful token response (the code exchange and, in the refresh groups, every refresh).
+fn smart_token_response_headers(r: &Resp) {
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("cache-control").is_some_and(|v| v.to_ascii_lowercase().contains("no-store")), "{:?}", r.header("cache-control"));
+    assert!(r.header("pragma").is_some_and(|v| v.to_ascii_lowercase().contains("no-cache")), "{:?}", r.header("pragma"));
 }
 
-fn sorted(s: &str) -> Vec<String> {
-    let mut v: Vec<String> = s.split(' ').map(str::to_string).collect();
-    v.sort();
-    v
+/// The field checks of Inferno's `TokenPayloadValidation`: `access_token`, `token_type`,
+/// `expires_in` and `scope` present and not blank, the string fields strings, `expires_in` a
+/// number, `token_type` `bearer` in any case.
+fn token_payload_fields(t: &Value) {
+    for f in ["access_token", "token_type", "expires_in", "scope"] {
+        assert!(t.get(f).is_some_and(|v| !v.is_null() && v.as_str() != Some("")), "{f} missing or blank: {t}");
+    }
+    for f in ["access_token", "token_type", "scope", "refresh_token"] {
+        assert!(t.get(f).is_none_or(Value::is_string), "{f} is not a string: {t}");
+    }
+    assert!(t["expires_in"].is_number(), "expires_in is not a number: {t}");
+    assert!(t["token_type"].as_str().unwrap().eq_ignore_ascii_case("bearer"), "{t}");
 }
 
-fn bearer(token: &str) -> HeaderMap {
-    let mut h = HeaderMap::new();
-    h.insert("authorization", format!("Bearer {token}").parse().unwrap());
-    h
+/// Inferno `smart_token_response_body_stu2_2` (requirements 73, 74, 75, 78, 84, 172, 178): the
+/// token response is a JSON object with the required fields, and its `fhirContext`, when present,
+/// is an array of objects each with `reference`, `canonical` or `identifier`, none of them the
+/// Patient or Encounter context. This server has no launch context beyond patient and encounter:
+/// it never sends `fhirContext`, and that is asserted too.
+fn smart_token_response_body_stu2_2(t: &Value) {
+    assert!(t.is_object(), "{t}");
+    token_payload_fields(t);
+    if let Some(context) = t.get("fhirContext") {
+        for c in context.as_array().unwrap_or_else(|| panic!("fhirContext is not an array: {context}")) {
+            assert!(["reference", "canonical", "identifier"].iter().any(|k| c.get(*k).is_some()), "{c}");
+            let r = c["reference"].as_str().unwrap_or_default();
+            assert!(!r.starts_with("Patient/") && !r.starts_with("Encounter/"), "{c}");
+        }
+    }
+    assert!(t.get("fhirContext").is_none(), "no fhirContext is ever issued: {t}");
 }
 
-fn jwt_part(token: &str, i: usize) -> Value {
-    use base64::Engine;
-    let part = token.split('.').nth(i).unwrap();
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+/// Inferno `smart_token_refresh_body` (requirements 110-114): the refresh response has the
+/// required fields, and its scopes are among those granted before.
+fn smart_token_refresh_body(t: &Value, original_scope: &str) {
+    token_payload_fields(t);
+    let before: Vec<&str> = original_scope.split(' ').collect();
+    let extra: Vec<&str> = t["scope"].as_str().unwrap().split(' ').filter(|s| !before.contains(s)).collect();
+    assert!(extra.is_empty(), "refresh widened the grant by {extra:?}");
 }
 
 // ---------------------------------------------------------------- discovery
@@ -548,13 +314,44 @@ async fn smart_openid_required_configuration_fields_and_retrieve_jwks(s: &Smart)
             assert!(k.get(private).is_none(), "private part {private} published");
         }
     }
+    // smart_openid_retrieve_jwks: the JWKS at the configuration's jwks_uri holds RSA keys (bare
+    // JWKs, requirement 207), each of which a JWT library imports.
+    assert_eq!(doc["jwks_uri"], s.url("auth/jwks"));
+    let rsa: Vec<&Value> = keys.iter().filter(|k| k["kty"] == "RSA").collect();
+    assert!(!rsa.is_empty(), "no RSA key in {keys:?}");
+    for k in rsa {
+        let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(k.clone()).unwrap_or_else(|e| panic!("{e}: {k}"));
+        jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap_or_else(|e| panic!("{e}: {k}"));
+        assert!(k.get("x5c").is_none(), "a bare key, not a certificate chain");
+    }
+}
+
+/// `Access-Control-Allow-Origin` is the origin or `*`, as Inferno's CORS checks accept.
+fn allows_origin(r: &Resp, origin: &str) {
+    let allowed = r.header("access-control-allow-origin");
+    assert!(allowed == Some(origin) || allowed == Some("*"), "Access-Control-Allow-Origin {allowed:?}");
 }
 
 async fn smart_cors_well_known_endpoint_metadata_and_token_exchange(s: &Smart) {
+    let origin = "https://app.example";
+    // smart_cors_well_known_endpoint, smart_cors_metadata_request
     for path in [".well-known/smart-configuration", "metadata"] {
-        let r = s.http.get(s.url(path)).header("origin", "https://app.example").send().await.unwrap();
-        assert_eq!(r.headers().get("access-control-allow-origin").unwrap(), "*", "{path}");
+        let r = Resp::from(s.http.get(s.url(path)).header("origin", origin).header("accept", "application/json").send().await.unwrap()).await;
+        assert_eq!(r.status, 200, "{path}");
+        allows_origin(&r, origin);
     }
+    // smart_cors_token_exchange: the code exchange itself, sent from the app's origin.
+    let (code, verifier) = s.authorize(&Authz::new("public-app", "launch/patient openid fhirUser patient/*.rs")).await.code();
+    let form = [("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", verifier.as_str()), ("client_id", "public-app")];
+    let r = Resp::from(s.http.post(s.url("auth/token")).header("origin", origin).form(&form).send().await.unwrap()).await;
+    smart_token_response_headers(&r);
+    allows_origin(&r, origin);
+    // The refresh of the STU2.2 refresh groups is sent from the origin too.
+    let t = s.tokens(&ClientAuth::Public("public-app"), &Authz::new("public-app", "user/*.rs offline_access")).await;
+    let form = [("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap()), ("client_id", "public-app")];
+    let r = Resp::from(s.http.post(s.url("auth/token")).header("origin", origin).form(&form).send().await.unwrap()).await;
+    smart_token_response_headers(&r);
+    allows_origin(&r, origin);
     let preflight = s
         .http
         .request(reqwest::Method::OPTIONS, s.url("auth/token"))
@@ -593,6 +390,7 @@ async fn smart_standalone_launch_patient_picker_and_narrowed_consent(s: &Smart) 
     a.deselect = vec!["patient/Observation.cruds".into()];
     let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;
     // smart_token_response_body_stu2_2
+    smart_token_response_body_stu2_2(&t);
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["expires_in"], 3600);
     assert_eq!(t["patient"], s.fx.p2.as_str());
@@ -632,10 +430,23 @@ async fn smart_ehr_launch_with_launch_context(s: &Smart) {
     let mut a = Authz::new("public-app", "launch openid fhirUser patient/*.rs online_access");
     a.launch = Some(created.launch.clone());
     let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;
+    smart_token_response_body_stu2_2(&t);
     assert_eq!(t["patient"], s.fx.p1.as_str(), "context-ehr-patient");
     assert_eq!(t["encounter"], s.fx.e1.as_str(), "context-ehr-encounter");
     assert_eq!(scopes_of(&t), sorted("launch openid fhirUser patient/*.rs online_access"));
     assert!(t["refresh_token"].is_string());
+    // smart_ehr_refresh_without_scopes, then with the scopes received: smart_token_refresh_stu2,
+    // smart_token_response_headers, smart_token_refresh_body.
+    let public = ClientAuth::Public("public-app");
+    let r = s.token(&public, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())]).await;
+    smart_token_response_headers(&r);
+    let refreshed = r.json();
+    smart_token_refresh_body(&refreshed, t["scope"].as_str().unwrap());
+    assert_eq!(scopes_of(&refreshed), scopes_of(&t), "no scope asked: the same scopes (requirement 109)");
+    let r = s.token(&public, &[("grant_type", "refresh_token"), ("refresh_token", refreshed["refresh_token"].as_str().unwrap()), ("scope", t["scope"].as_str().unwrap())]).await;
+    smart_token_response_headers(&r);
+    smart_token_refresh_body(&r.json(), t["scope"].as_str().unwrap());
+    assert_eq!(scopes_of(&r.json()), scopes_of(&t));
 
     // A launch is used once.
     let mut again = a.clone();
@@ -732,7 +543,16 @@ async fn smart_openid_decode_id_token_header_payload_and_fhir_user_claim(s: &Sma
     validation.set_audience(&["public-app"]);
     validation.set_issuer(&[s.fx.base.as_str()]);
     let claims = jsonwebtoken::decode::<Value>(id_token, &jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap(), &validation).expect("signature verifies").claims;
-    // smart_openid_token_payload
+    // smart_openid_token_payload: iss, sub, aud, exp and iat present; iss the OpenID
+    // configuration's issuer, aud the client, exp ahead, sub not blank and under 256 characters.
+    for c in ["iss", "sub", "aud", "exp", "iat"] {
+        assert!(claims.get(c).is_some(), "{c} missing: {claims}");
+    }
+    let configuration = s.get(".well-known/openid-configuration").await.json();
+    assert_eq!(claims["iss"], configuration["issuer"]);
+    assert_eq!(claims["aud"], "public-app");
+    let sub = claims["sub"].as_str().unwrap();
+    assert!(!sub.trim().is_empty() && sub.len() < 256, "{sub}");
     assert_eq!(claims["nonce"], a.nonce.unwrap().as_str());
     assert!(claims["exp"].as_u64().unwrap() > now() && claims["iat"].as_u64().unwrap() <= now() + 1);
     // smart_openid_fhir_user_claim: resolvable, a Practitioner.
@@ -756,6 +576,80 @@ async fn smart_openid_decode_id_token_header_payload_and_fhir_user_claim(s: &Sma
     n.user = "nofhir".into();
     let t = s.tokens(&ClientAuth::Public("public-app"), &n).await;
     assert_eq!(scopes_of(&t), sorted("openid user/*.rs"));
+}
+
+/// Inferno `smart_openid_fhir_user_claim` with the scopes its launch groups ask for by default
+/// (`launch/patient openid fhirUser offline_access patient/*.rs` standalone, `launch openid
+/// fhirUser offline_access patient/*.rs` from the EHR): the user signed in is often a
+/// Practitioner, whom no `patient/` scope reaches, and Inferno reads the `fhirUser` resource with
+/// that access token. SMART's `fhirUser` scope is "permission to retrieve information about the
+/// current logged-in user": it lets the token read (only) that one resource.
+async fn smart_openid_fhir_user_claim_under_patient_scopes(s: &Smart) {
+    let backend = s.backend_token("system/*.cruds").await.json();
+    let system = backend["access_token"].as_str().unwrap();
+    let other: Value = s.http.post(s.url("Practitioner")).bearer_auth(system).header("content-type", "application/fhir+json")
+        .body(json!({"resourceType": "Practitioner", "name": [{"family": "Colleague"}]}).to_string()).send().await.unwrap().json().await.unwrap();
+    let other = format!("Practitioner/{}", other["id"].as_str().unwrap());
+    let mine = format!("Practitioner/{}", s.fx.practitioner);
+
+    let mut a = Authz::new("public-app", "launch/patient openid fhirUser offline_access patient/*.rs");
+    a.pick = Some(s.fx.p2.clone());
+    let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;
+    smart_token_response_body_stu2_2(&t);
+    let access = t["access_token"].as_str().unwrap();
+    let fhir_user = jwt_part(t["id_token"].as_str().unwrap(), 1)["fhirUser"].as_str().unwrap().to_string();
+    assert_eq!(fhir_user, s.url(&mine));
+    let read = |url: String| {
+        let http = s.http.clone();
+        let access = access.to_string();
+        async move { Resp::from(http.get(url).bearer_auth(access).send().await.unwrap()).await }
+    };
+    let who = read(fhir_user.clone()).await;
+    assert_eq!(who.status, 200, "{}", who.text);
+    assert_eq!((who.json()["resourceType"].as_str(), who.json()["id"].as_str()), (Some("Practitioner"), Some(s.fx.practitioner.as_str())));
+    assert_eq!(read(format!("{fhir_user}/_history/1")).await.status, 200, "vread too");
+    // Only that resource: another Practitioner stays unknown, and Practitioners cannot be searched.
+    assert_eq!(read(s.url(&other)).await.status, 404);
+    assert_eq!(read(s.url("Practitioner")).await.status, 403);
+    assert_eq!(read(s.url(&format!("Patient/{}", s.fx.p1))).await.status, 404, "the other patient");
+    assert_eq!(read(s.url(&format!("Patient/{}", s.fx.p2))).await.status, 200);
+    // Without the fhirUser scope the token reads no Practitioner.
+    let mut b = Authz::new("public-app", "launch/patient openid patient/*.rs");
+    b.pick = Some(s.fx.p2.clone());
+    let t = s.tokens(&ClientAuth::Public("public-app"), &b).await;
+    let r = Resp::from(s.http.get(s.url(&mine)).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap()).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // A patient signing in: their fhirUser is their own Patient, which patient/*.rs reaches anyway.
+    let mut p = Authz::new("public-app", "launch/patient openid fhirUser offline_access patient/*.rs");
+    p.user = "patient1".into();
+    let t = s.tokens(&ClientAuth::Public("public-app"), &p).await;
+    let fhir_user = jwt_part(t["id_token"].as_str().unwrap(), 1)["fhirUser"].as_str().unwrap().to_string();
+    assert_eq!(fhir_user, s.url(&format!("Patient/{}", s.fx.p1)));
+    let who = Resp::from(s.http.get(&fhir_user).bearer_auth(t["access_token"].as_str().unwrap()).send().await.unwrap()).await;
+    assert_eq!(who.status, 200, "{}", who.text);
+    assert_eq!(who.json()["resourceType"], "Patient");
+}
+
+/// Inferno `smart_cors_openid_fhir_user_claim`: the FHIR API answers a browser app's read of the
+/// `fhirUser` resource, sent from its origin, with the CORS header.
+async fn smart_cors_openid_fhir_user_claim(s: &Smart) {
+    let origin = "https://app.example";
+    let mut a = Authz::new("public-app", "launch openid fhirUser offline_access patient/*.rs");
+    let pool = s.pool().await;
+    let context = launches::Launch { client_id: "public-app".into(), patient: Some(s.fx.p1.clone()), encounter: None, username: None };
+    a.launch = Some(launches::create(&pool, &s.fx.base, &context).await.unwrap().launch);
+    let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;
+    let fhir_user = jwt_part(t["id_token"].as_str().unwrap(), 1)["fhirUser"].as_str().unwrap().to_string();
+    let segments: Vec<&str> = fhir_user.rsplit('/').take(2).collect();
+    assert!(["Patient", "Practitioner", "RelatedPerson", "Person"].contains(&segments[1]), "{fhir_user}");
+    let r = Resp::from(s.http.get(s.url(&format!("{}/{}", segments[1], segments[0]))).bearer_auth(t["access_token"].as_str().unwrap()).header("origin", origin).send().await.unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    allows_origin(&r, origin);
+    // Refusals carry it too, so a browser app can read why.
+    let r = Resp::from(s.http.get(s.url("Practitioner")).bearer_auth(t["access_token"].as_str().unwrap()).header("origin", origin).send().await.unwrap()).await;
+    assert_eq!(r.status, 403);
+    allows_origin(&r, origin);
 }
 
 // ---------------------------------------------------------------- client authentication
@@ -792,6 +686,8 @@ async fn smart_backend_services_auth_request_success_and_response_body(s: &Smart
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.header("cache-control"), Some("no-store"));
     let t = r.json();
+    // smart_backend_services_auth_response_body: access_token, token_type bearer, expires_in, scope.
+    token_payload_fields(&t);
     assert_eq!(t["token_type"], "Bearer");
     assert_eq!(t["expires_in"], 300);
     assert_eq!(scopes_of(&t), sorted("system/Patient.rs system/Observation.rs"));
@@ -832,10 +728,15 @@ async fn smart_backend_services_invalid_client_assertion(s: &Smart) {
     send(s.assertion("backend", &stranger, 60, &unique()), smart_auth::JWT_BEARER).await.oauth_error(401, ErrorCode::InvalidClient);
     send(s.assertion("nobody", key, 60, &unique()), smart_auth::JWT_BEARER).await.oauth_error(401, ErrorCode::InvalidClient);
     send(s.assertion("backend", key, 60, &unique()), "urn:ietf:params:oauth:client-assertion-type:saml2-bearer").await.oauth_error(400, ErrorCode::InvalidRequest);
+    // What Inferno sends: a well-signed assertion under a made-up type, 400.
+    send(s.assertion("backend", key, 60, &unique()), "not_an_assertion_type").await.oauth_error(400, ErrorCode::InvalidRequest);
 }
 
 async fn smart_backend_services_invalid_grant_type(s: &Smart) {
     let r = s.token(&ClientAuth::Jwt("backend", &s.fx.backend_key), &[("grant_type", "password"), ("scope", "system/*.rs")]).await;
+    r.oauth_error(400, ErrorCode::UnsupportedGrantType);
+    // What Inferno sends.
+    let r = s.token(&ClientAuth::Jwt("backend", &s.fx.backend_key), &[("grant_type", "not_a_grant_type"), ("scope", "system/*.rs")]).await;
     r.oauth_error(400, ErrorCode::UnsupportedGrantType);
     // client_credentials is for key-authenticated backend services only.
     let r = s.token(&ClientAuth::Basic("symmetric-app", &s.fx.symmetric_secret), &[("grant_type", "client_credentials"), ("scope", "system/*.rs")]).await;
@@ -866,9 +767,9 @@ async fn smart_token_refresh_stu2_rotation_and_scopes(s: &Smart) {
     let r1 = t["refresh_token"].as_str().unwrap().to_string();
     // smart_token_refresh_stu2 without scopes: the same scopes (requirement 109), and context again.
     let refreshed = s.token(&auth, &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
-    assert_eq!(refreshed.status, 200, "{}", refreshed.text);
-    assert_eq!(refreshed.header("cache-control"), Some("no-store"));
+    smart_token_response_headers(&refreshed);
     let t2 = refreshed.json();
+    smart_token_refresh_body(&t2, t["scope"].as_str().unwrap());
     assert_eq!(scopes_of(&t2), scopes_of(&t));
     assert_eq!(t2["patient"], s.fx.p1.as_str());
     assert_eq!(t2["expires_in"], 3600);
@@ -876,8 +777,9 @@ async fn smart_token_refresh_stu2_rotation_and_scopes(s: &Smart) {
     assert_ne!(r2, r1, "rotated");
     // With scopes: narrower is granted; wider is invalid_scope and issues nothing.
     let narrower = s.token(&auth, &[("grant_type", "refresh_token"), ("refresh_token", &r2), ("scope", "user/*.rs")]).await;
-    assert_eq!(narrower.status, 200, "{}", narrower.text);
+    smart_token_response_headers(&narrower);
     let t3 = narrower.json();
+    smart_token_refresh_body(&t3, t["scope"].as_str().unwrap());
     assert_eq!(scopes_of(&t3), ["user/*.rs"]);
     let r3 = t3["refresh_token"].as_str().unwrap().to_string();
     s.token(&auth, &[("grant_type", "refresh_token"), ("refresh_token", &r3), ("scope", "user/*.cruds")]).await.oauth_error(400, ErrorCode::InvalidScope);
@@ -924,11 +826,15 @@ async fn smart_token_introspection_active_then_revoked(s: &Smart) {
     let mut a = Authz::new("public-app", "launch/patient openid fhirUser patient/*.rs");
     a.pick = Some(s.fx.p1.clone());
     let t = s.tokens(&ClientAuth::Public("public-app"), &a).await;
+    smart_token_response_body_stu2_2(&t);
     let access = t["access_token"].as_str().unwrap();
     let id_claims = jwt_part(t["id_token"].as_str().unwrap(), 1);
     let info = s.introspect(access).await;
+    // smart_token_introspection_response_group Test01: active; scope, client_id, exp as issued;
+    // the launch context; iss and sub of the ID token (fhirUser too, recommended).
     assert_eq!(info["active"], true);
     assert_eq!(info["scope"], t["scope"]);
+    assert!(info["exp"].as_u64().unwrap() >= now() - 600);
     assert_eq!(info["client_id"], "public-app");
     assert_eq!(info["patient"], s.fx.p1.as_str());
     assert_eq!(info["iss"], id_claims["iss"]);
@@ -936,6 +842,23 @@ async fn smart_token_introspection_active_then_revoked(s: &Smart) {
     assert_eq!(info["fhirUser"], id_claims["fhirUser"]);
     assert_eq!(info["token_type"], "Bearer");
     assert_eq!(info["exp"].as_u64().unwrap(), info["iat"].as_u64().unwrap() + t["expires_in"].as_u64().unwrap());
+    // Requirement 95 beside it: the resource server honours the token for what its scope covers
+    // (the launch patient) and for nothing else (tests/authorization.rs and tests/leak.rs go further).
+    let api = |path: String| {
+        let (http, url) = (s.http.clone(), s.url(&path));
+        async move { http.get(url).bearer_auth(access).send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(api(format!("Patient/{}", s.fx.p1)).await, 200);
+    assert_eq!(api(format!("Patient/{}", s.fx.p2)).await, 404);
+    assert_eq!(api("Practitioner".into()).await, 403);
+    // An EHR launch's encounter is introspected too.
+    let pool = s.pool().await;
+    let context = launches::Launch { client_id: "public-app".into(), patient: Some(s.fx.p1.clone()), encounter: Some(s.fx.e1.clone()), username: None };
+    let mut e = Authz::new("public-app", "launch patient/*.rs");
+    e.launch = Some(launches::create(&pool, &s.fx.base, &context).await.unwrap().launch);
+    let ehr = s.tokens(&ClientAuth::Public("public-app"), &e).await;
+    let info = s.introspect(ehr["access_token"].as_str().unwrap()).await;
+    assert_eq!((info["active"].as_bool(), info["patient"].as_str(), info["encounter"].as_str()), (Some(true), Some(s.fx.p1.as_str()), Some(s.fx.e1.as_str())));
     // A bearer token of ours also lets one introspect (SMART requirement 282); nothing else does.
     let backend = s.backend_token("system/*.rs").await.json();
     let r = Resp::from(s.http.post(s.url("auth/introspect")).bearer_auth(backend["access_token"].as_str().unwrap()).form(&[("token", access)]).send().await.unwrap()).await;
@@ -1111,6 +1034,8 @@ both_backends!(
     forms_need_their_own_request_token_and_stage,
     authorize_post_is_supported,
     smart_openid_decode_id_token_header_payload_and_fhir_user_claim,
+    smart_openid_fhir_user_claim_under_patient_scopes,
+    smart_cors_openid_fhir_user_claim,
     confidential_symmetric_client_secret_basic,
     confidential_asymmetric_private_key_jwt_es384_and_rs384,
     smart_backend_services_auth_request_success_and_response_body,

@@ -13,6 +13,11 @@
 //! - Granular scopes (`patient/Observation.rs?category=laboratory`) are parsed as search
 //!   parameters and ANDed to the compartment; scopes add up (OR). A scope query a type cannot be
 //!   searched with grants nothing of that type (closed, not open, on doubt).
+//! - The `fhirUser` scope is "permission to retrieve information about the current logged-in
+//!   user": with it, the token may read (read, vread, instance history, `_include`) the one
+//!   resource its `fhirUser` claim names, whatever its resource scopes, as an app must do to learn
+//!   who signed in (SMART's OpenID Connect section; Inferno's `smart_openid_fhir_user_claim` reads
+//!   a Practitioner with a `patient/*.rs` token). It adds nothing else: no search, no write.
 //!
 //! How refusals are answered:
 //! - Type level: no scope gives the permission on the type: 403 `forbidden`, before anything is
@@ -120,6 +125,8 @@ pub struct Restriction {
     /// The launch patient and the type's Patient-compartment parameters, when every alternative
     /// requires that compartment: a version's own content must then be in it too.
     compartment: Option<(String, Vec<String>)>,
+    /// The signed-in user's own resource of this type (`fhirUser` scope), every version of which may be read.
+    own: Option<String>,
 }
 
 /// What a grant makes of one permission on one type.
@@ -148,6 +155,26 @@ fn unknown(t: &str, id: &str) -> FhirError {
     FhirError::not_found(format!("{t}/{id} is not known"))
 }
 
+impl TokenAccess {
+    /// The `(type, id)` of the signed-in user's own resource, when the token carries the `fhirUser`
+    /// scope and its `fhirUser` claim names a resource of this server (`base`, or relative).
+    fn own_resource(&self, base: &str) -> Option<(&str, &str)> {
+        if !self.scope.split(' ').any(|s| s == "fhirUser") {
+            return None;
+        }
+        let url = self.fhir_user.as_deref()?;
+        let local = match url.strip_prefix(base) {
+            Some(rest) => rest.strip_prefix('/')?,
+            None if !url.contains("://") => url,
+            None => return None,
+        };
+        match local.split('/').collect::<Vec<_>>().as_slice() {
+            [t, id] if !t.is_empty() && !id.is_empty() => Some((t, id)),
+            _ => None,
+        }
+    }
+}
+
 impl Access {
     /// Whether no authorization applies.
     pub fn is_open(&self) -> bool {
@@ -156,8 +183,13 @@ impl Access {
 
     fn compile(&self, app: &App, reg: &search::Registry, perm: Permission, t: &str) -> Compiled {
         let Access::Token(tok) = self else { return Compiled::Whole };
+        // The user's own resource, readable under the `fhirUser` scope (see the module's notes).
+        let own = match tok.own_resource(&app.base) {
+            Some((ot, id)) if perm == Permission::Read && ot == t => reg.parse_query(t, &[("_id".to_string(), id.to_string())]).ok().map(|q| (id.to_string(), q.filters)),
+            _ => None,
+        };
         let conditions = match tok.grant.access(perm, t) {
-            smart_scopes::Access::Denied => return Compiled::Denied,
+            smart_scopes::Access::Denied => Vec::new(),
             a if a.is_unrestricted() => return Compiled::Whole,
             smart_scopes::Access::Allowed(c) => c,
         };
@@ -186,10 +218,14 @@ impl Access {
             all_in_compartment &= c.patient_compartment;
             alternatives.push(parts);
         }
+        let own = own.map(|(id, filters)| {
+            alternatives.push(filters);
+            id
+        });
         if alternatives.is_empty() {
             return Compiled::Denied;
         }
-        Compiled::Only(Restriction { res_type: t.to_string(), filter: search::Filter::any_of(alternatives), compartment: compartment.filter(|_| all_in_compartment) })
+        Compiled::Only(Restriction { res_type: t.to_string(), filter: search::Filter::any_of(alternatives), compartment: compartment.filter(|_| all_in_compartment), own })
     }
 
     /// What the grant leaves of `t` for `perm`: None when all of it (or no authorization applies),
@@ -392,7 +428,8 @@ impl Restriction {
     pub fn version_visible(&self, reg: &search::Registry, content: Option<&str>) -> bool {
         let Some((pid, params)) = &self.compartment else { return true };
         let Some(doc) = content.and_then(|c| serde_json::from_str::<Value>(c).ok()) else { return true };
-        if self.res_type == "Patient" && doc.get("id").and_then(Value::as_str) == Some(pid) {
+        let id = doc.get("id").and_then(Value::as_str);
+        if (self.res_type == "Patient" && id == Some(pid)) || (id.is_some() && id == self.own.as_deref()) {
             return true;
         }
         reg.extract_only(&doc, params).iter().any(|row| {
