@@ -35,6 +35,7 @@ pub mod revoked;
 pub mod scopes;
 pub mod token;
 pub mod users;
+pub mod verified_tokens;
 pub mod verify;
 
 use std::sync::Arc;
@@ -180,6 +181,8 @@ pub struct SmartAuth {
     pub(crate) revoked: revoked::RevokedJtis,
     pub(crate) external: Option<external::External>,
     pub(crate) client_jwks: jwks_cache::JwksCache,
+    /// Our tokens already verified here.
+    pub(crate) verified: verified_tokens::VerifiedTokens,
 }
 
 impl SmartAuth {
@@ -211,6 +214,7 @@ impl SmartAuth {
             revoked: revoked::RevokedJtis::default(),
             external,
             client_jwks: jwks_cache::JwksCache::new(http),
+            verified: Default::default(),
         });
         auth.revoked.sync(&auth.pool, now()).await?;
         maintenance::spawn(Arc::downgrade(&auth));

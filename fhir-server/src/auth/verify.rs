@@ -89,11 +89,21 @@ impl SmartAuth {
         if !self.is_issuing() {
             return Err(invalid_token("the token was not issued by the accepted OpenID provider"));
         }
-        let claims = self.verify_own(token, now).await.map_err(|e| e.to_oauth_error())?;
-        if self.revoked.contains(&claims.jti) {
+        // The set is taken before verifying, so an entry is never tagged with keys newer than
+        // those that verified it.
+        let keys = self.keys.current();
+        let verified = match self.verified.get(token, &keys, now) {
+            Some(v) => v,
+            None => {
+                let v = VerifiedToken::from(self.verify_own(token, now).await.map_err(|e| e.to_oauth_error())?);
+                self.verified.insert(token, &keys, &v, now);
+                v
+            }
+        };
+        if self.revoked.contains(&verified.jti) {
             return Err(invalid_token("the token was revoked"));
         }
-        Ok(claims.into())
+        Ok(verified)
     }
 
     /// Verifies one of our access tokens, revocation aside; a kid we lack makes us reload the
