@@ -2,19 +2,15 @@
 //! redirect URI and PKCE verifier, the client that asked for it.
 
 use axum::http::HeaderMap;
-use smart_auth::{pkce, ErrorCode, OAuthError};
+use smart_auth::{pkce, OAuthError};
 use smart_scopes::{parse_scopes, Scope};
 
 use super::client_auth::{self, Authenticated};
-use super::storage;
+use super::{invalid_grant, storage};
 use super::form::Params;
 use super::issue::{Grant, Issued};
 use super::refresh_tokens::NewRefresh;
 use super::{codes, lifetime, users, SmartAuth};
-
-fn invalid_grant(description: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, description)
-}
 
 /// Exchanges a code for tokens.
 pub async fn exchange(auth: &SmartAuth, headers: &HeaderMap, params: &Params) -> Result<Issued, OAuthError> {

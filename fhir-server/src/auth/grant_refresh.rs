@@ -7,15 +7,11 @@ use smart_auth::{ErrorCode, OAuthError};
 use smart_scopes::parse_scopes;
 
 use super::client_auth::{self, Authenticated};
-use super::storage;
+use super::{invalid_grant, storage};
 use super::form::Params;
 use super::issue::{Grant, Issued};
 use super::refresh_tokens::{self, NewRefresh};
 use super::{lifetime, scopes, users, SmartAuth};
-
-fn invalid_grant(description: &str) -> OAuthError {
-    OAuthError::new(ErrorCode::InvalidGrant, description)
-}
 
 /// Exchanges a refresh token for a new access token and its successor.
 pub async fn exchange(auth: &SmartAuth, headers: &HeaderMap, params: &Params) -> Result<Issued, OAuthError> {

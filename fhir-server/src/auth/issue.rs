@@ -2,11 +2,11 @@
 //! an ID token when OpenID Connect was granted, a refresh token when one was planned.
 
 use serde_json::{json, Map, Value};
-use smart_auth::{issue_access_token, issue_id_token, AccessClaims, ErrorCode, IdClaims, OAuthError};
+use smart_auth::{issue_access_token, issue_id_token, AccessClaims, IdClaims, OAuthError};
 use smart_scopes::Scope;
 
 use super::refresh_tokens::{self, NewRefresh};
-use super::{scopes, SmartAuth};
+use super::{scopes, server_error, SmartAuth};
 use crate::store::{Arg, Tx};
 
 /// What to issue.
@@ -47,11 +47,6 @@ pub struct Issued {
     pub client_id: String,
     /// Granted scopes.
     pub scope: String,
-}
-
-fn server_error(what: &str, e: impl std::fmt::Display) -> OAuthError {
-    tracing::error!(error = %e, "{what}");
-    OAuthError::new(ErrorCode::ServerError, "the authorization server failed")
 }
 
 impl SmartAuth {

@@ -249,10 +249,20 @@ impl SmartAuth {
     }
 }
 
-/// The OAuth answer to a storage failure; the cause goes to the log only.
-pub(crate) fn storage(e: sqlx::Error) -> smart_auth::OAuthError {
-    tracing::error!(error = %e, "authorization storage failed");
+/// The OAuth answer to an internal failure (`what` failed); the cause goes to the log only.
+pub(crate) fn server_error(what: &str, e: impl std::fmt::Display) -> smart_auth::OAuthError {
+    tracing::error!(error = %e, "{what}");
     smart_auth::OAuthError::new(smart_auth::ErrorCode::ServerError, "the authorization server failed")
+}
+
+/// The OAuth answer to a storage failure.
+pub(crate) fn storage(e: sqlx::Error) -> smart_auth::OAuthError {
+    server_error("authorization storage failed", e)
+}
+
+/// `invalid_grant`: a code or refresh token that does not hold.
+pub(crate) fn invalid_grant(description: &str) -> smart_auth::OAuthError {
+    smart_auth::OAuthError::new(smart_auth::ErrorCode::InvalidGrant, description)
 }
 
 /// Axum state of the handlers.

@@ -27,25 +27,28 @@ struct Inner {
     tokens: HashMap<String, VerifiedToken>,
 }
 
+impl Inner {
+    /// Forgets every token when `keys` is not the set they were verified with.
+    fn under(&mut self, keys: &Arc<KeySet>) {
+        if !self.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys)) {
+            self.tokens.clear();
+            self.keys = Some(keys.clone());
+        }
+    }
+}
+
 impl VerifiedTokens {
     /// The claims of `token` if it was verified with the key set `keys` and has not expired.
     pub fn get(&self, token: &str, keys: &Arc<KeySet>, now: u64) -> Option<VerifiedToken> {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if !inner.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys)) {
-            inner.tokens.clear();
-            inner.keys = Some(keys.clone());
-            return None;
-        }
+        inner.under(keys);
         inner.tokens.get(&smart_auth::secrets::hash_secret(token)).filter(|t| now <= t.expires_at.saturating_add(LEEWAY)).cloned()
     }
 
     /// Remembers a token just verified with `keys`.
     pub fn insert(&self, token: &str, keys: &Arc<KeySet>, verified: &VerifiedToken, now: u64) {
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if !inner.keys.as_ref().is_some_and(|k| Arc::ptr_eq(k, keys)) {
-            inner.tokens.clear();
-            inner.keys = Some(keys.clone());
-        }
+        inner.under(keys);
         if inner.tokens.len() >= CAPACITY {
             inner.tokens.retain(|_, t| now <= t.expires_at.saturating_add(LEEWAY));
             if inner.tokens.len() >= CAPACITY {
