@@ -240,7 +240,7 @@ fn entries(bundle: &Value) -> BTreeSet<String> {
 
 async fn setup(url: String) -> (Fx, fhir_server::Running) {
     let running = fhir_server::start(ServeConfig { auth: AuthConfig::smart(), ..ServeConfig::local(&url) }).await.expect("server with auth");
-    let pool = open(&url, 2).await.unwrap();
+    let pool = open(&url, Some(2)).await.unwrap();
     let backend_key = SigningKey::generate(Algorithm::ES384, now()).unwrap();
     register(&pool, "leak-app", ClientType::Public, true, "launch launch/patient openid fhirUser profile offline_access online_access patient/*.cruds", None, None).await;
     register(&pool, "loader", ClientType::ConfidentialAsymmetric, false, "system/*.cruds", Some(jwks_of(&[&backend_key])), None).await;

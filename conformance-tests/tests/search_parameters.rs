@@ -99,7 +99,7 @@ async fn custom_parameter_lifecycle(f: &Fhir) {
 /// Our own server on `url`, reindexing one resource per batch with `pause` between batches.
 async fn own_server(url: &str, pause: Duration) -> (Fhir, fhir_server::Running) {
     let running = fhir_server::start(fhir_server::ServeConfig {
-        max_connections: 4,
+        max_connections: Some(4),
         reindex: fhir_server::store::indexing::ReindexConfig { batch: 1, pause },
         ..fhir_server::ServeConfig::local(url)
     })

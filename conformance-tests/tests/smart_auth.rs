@@ -70,7 +70,7 @@ async fn serve_json(doc: Arc<Mutex<String>>) -> String {
 async fn setup(url: String) -> (Fx, fhir_server::Running) {
     let running = fhir_server::start(ServeConfig { auth: AuthConfig::smart(), ..ServeConfig::local(&url) }).await.expect("server with auth");
     let base = running.base_url.clone();
-    let pool = open(&url, 2).await.unwrap();
+    let pool = open(&url, Some(2)).await.unwrap();
     let es_key = SigningKey::generate(Algorithm::ES384, now()).unwrap();
     let rs_key = SigningKey::generate(Algorithm::RS384, now()).unwrap();
     let backend_key = SigningKey::generate(Algorithm::ES384, now()).unwrap();
@@ -186,7 +186,7 @@ impl Smart {
         Smart { fx, browser: Browser::new(&fx.base) }
     }
     async fn pool(&self) -> Pool {
-        open(&self.fx.database_url, 2).await.unwrap()
+        open(&self.fx.database_url, Some(2)).await.unwrap()
     }
 
     async fn introspect(&self, token: &str) -> Value {
@@ -1055,7 +1055,7 @@ both_backends!(
 
 async fn keys_rotate_without_downtime(backend: Backend) {
     let Some(url) = fresh_database(backend) else { return };
-    let pool = open(&url, 2).await.unwrap();
+    let pool = open(&url, Some(2)).await.unwrap();
     let base = "http://fhir.test/fhir";
     let running = SmartAuth::open(pool.clone(), base, &AuthConfig::smart()).await.unwrap().unwrap();
     let claims = smart_auth::AccessClaims::new(base, base, "u", "c", "user/*.rs", now(), 300);
@@ -1085,7 +1085,7 @@ async fn keys_rotate_without_downtime(backend: Backend) {
 
 async fn external_provider_tokens_are_accepted_beside_or_instead_of_ours(backend: Backend) {
     let Some(url) = fresh_database(backend) else { return };
-    let pool = open(&url, 2).await.unwrap();
+    let pool = open(&url, Some(2)).await.unwrap();
     let base = "http://fhir.test/fhir";
     let idp = "https://idp.example";
     let first = SigningKey::generate(Algorithm::RS256, now()).unwrap();

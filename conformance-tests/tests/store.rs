@@ -12,7 +12,7 @@ async fn count(pool: &Pool, sql: &str, args: &[Arg<'_>]) -> i64 {
 
 async fn outbox_history_and_index_follow_each_change(f: &Fhir) {
     let Some(url) = &f.database_url else { return };
-    let pool = open(url, 2).await.unwrap();
+    let pool = open(url, Some(2)).await.unwrap();
     let ident = unique();
     let p = f.create(&json!({"resourceType": "Patient", "identifier": [{"system": "urn:test", "value": ident}], "name": [{"family": "Outbox"}]})).await;
     let id = p["id"].as_str().unwrap();

@@ -23,7 +23,9 @@ pub struct ServeConfig {
     pub base_path: String,
     /// Public base URL when behind a proxy; default `http://<listen><base_path>`.
     pub public_base: Option<String>,
-    pub max_connections: u32,
+    /// Database connections in the pool (on SQLite: the readers); None for the backend's default,
+    /// see [`store::open::open`].
+    pub max_connections: Option<u32>,
     /// Pace of the background reindex after SearchParameters change.
     pub reindex: store::indexing::ReindexConfig,
     /// Serve without authorization on a non-loopback address: anyone who can reach it can read
@@ -60,7 +62,8 @@ impl ServeConfig {
             database_url: database_url.to_string(),
             base_path: "/fhir".into(),
             public_base: None,
-            max_connections: 8,
+            // Test suites start many servers at once against one PostgreSQL (100 connections).
+            max_connections: Some(8),
             reindex: Default::default(),
             allow_unauthenticated_network: false,
             authenticator: None,

@@ -44,9 +44,10 @@ struct ServeArgs {
     /// Public base URL, when the server sits behind a proxy.
     #[arg(long, env = "FHIR_PUBLIC_BASE")]
     public_base: Option<String>,
-    /// Database connections in the pool.
-    #[arg(long, env = "FHIR_DB_CONNECTIONS", default_value_t = 16)]
-    db_connections: u32,
+    /// Database connections in the pool; default 16 on PostgreSQL, and on SQLite twice the CPU
+    /// count for reads (plus the one writer).
+    #[arg(long, env = "FHIR_DB_CONNECTIONS")]
+    db_connections: Option<u32>,
     /// Resources per transaction when reindexing for a new or changed SearchParameter.
     #[arg(long, env = "FHIR_REINDEX_BATCH", default_value_t = 200)]
     reindex_batch: i64,

@@ -199,7 +199,7 @@ pub fn database_url(url: Option<&str>, data_dir: &str) -> String {
 /// Runs an `auth` command.
 pub async fn run(args: AuthArgs) -> anyhow::Result<()> {
     let url = database_url(args.database_url.as_deref(), &args.data_dir);
-    let pool = open(&url, 2).await.with_context(|| format!("opening {url}"))?;
+    let pool = open(&url, Some(2)).await.with_context(|| format!("opening {url}"))?;
     match args.command {
         AuthCommand::Client { command } => client(&pool, command).await,
         AuthCommand::User { command } => user(&pool, command).await,
