@@ -36,14 +36,14 @@ SIZES="1"
 
 source bench/server.sh
 declare -A PID URLS DBS
-stop_all() { for s in "${!PID[@]}"; do kill "${PID[$s]}" 2>/dev/null || true; wait "${PID[$s]}" 2>/dev/null || true; done; PID=(); }
+stop_all() { for s in "${!PID[@]}"; do SERVER=${PID[$s]}; stop_server 2>/dev/null || true; done; PID=(); }
 trap 'stop_all' EXIT   # no server left behind when a check fails
 
 port_of() { [ "$1" = 1 ] && echo $PORT || echo $PORT_N; }
 base_of() { echo "http://127.0.0.1:$(port_of "$1")/fhir"; }
 
 # wrk's latency figure in ms ("12.65ms", "980.00us", "1.02s").
-to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/) n *= 1000; printf "%.2f", n }'; }
 wrk_figures() { # $1 = wrk output file -> "req/s p50 p99"
     echo "$(awk '/Requests\/sec/ {printf "%d", $2}' "$1") $(to_ms "$(awk '$1 == "50%" {print $2}' "$1")") $(to_ms "$(awk '$1 == "99%" {print $2}' "$1")")"
 }
@@ -99,13 +99,15 @@ for backend in $BACKENDS; do
         done
     done | tee "$OUT/mixed-$backend.txt"
     # Medians over the rounds, and the x1/xN ratio of each round (the pairs ran minutes apart at most).
-    awk -v scale="$SCALE" '
+    awk -v scale="$SCALE" -v sizes="$SIZES" '
         function median(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
                                            return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
         $1 == "round" { s = substr($3, 2); n[s]++; rps[s, n[s]] = $4; p50[s, n[s]] = $7; p99[s, n[s]] = $10 }
         END {
             printf "| size | req/s (median) | p50 ms (median) | p99 ms (median) |\n|---|---|---|---|\n"
-            for (s = 1; s <= scale; s += (scale > 1 ? scale - 1 : 1)) {
+            m = split(sizes, size, " ")
+            for (k = 1; k <= m; k++) {
+                s = size[k]
                 if (!(s in n)) continue
                 for (i = 1; i <= n[s]; i++) { a[i] = rps[s, i]; b[i] = p50[s, i]; c[i] = p99[s, i] }
                 printf "| x%d | %d | %.2f | %.2f |\n", s, median(a, n[s]), median(b, n[s]), median(c, n[s])
