@@ -257,7 +257,10 @@ fn now_micros() -> i64 {
 /// Date comparison of a stored range [lo, hi] against the search range [ql, qh] (search.html "Date").
 fn date_cond(lo: &str, hi: &str, p: Prefix, ql: i64, qh: i64) -> Frag {
     let f = Frag::default();
-    let within = |f: Frag| f.sql(&format!("{lo} >= ")).int(ql).sql(&format!(" AND {hi} <= ")).int(qh);
+    // `lo <= qh` follows from the other two (lo <= hi), but gives an index on `lo` both ends of
+    // the range to seek: without it `birthdate=1995-10-27` read every birth date on one side
+    // (×10 SQLite: 0.083 -> 0.005 ms). docs/performance.md, "Search".
+    let within = |f: Frag| f.sql(&format!("{lo} >= ")).int(ql).sql(&format!(" AND {hi} <= ")).int(qh).sql(&format!(" AND {lo} <= ")).int(qh);
     match p {
         Prefix::Eq => within(f),
         Prefix::Ne => within(f.sql("NOT (")).sql(")"),
