@@ -1,6 +1,7 @@
 //! `fhir-server`: runs the FHIR R4 server (default command).
 
 use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
 
 /// mimalloc for Rust and, through its `override` feature, for the bundled SQLite's C allocations:
 /// a search page allocates and frees a string per row and per entry, where glibc's allocator took
@@ -9,7 +10,6 @@ use clap::{Parser, Subcommand};
 /// docs/performance.md, "Search".
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-use std::net::SocketAddr;
 
 #[derive(Parser)]
 #[command(name = "fhir-server", version, about = "FHIR R4 server and interoperability hub")]
