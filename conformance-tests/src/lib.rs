@@ -237,6 +237,22 @@ impl Fhir {
     }
 }
 
+/// `Type/id` of every resource entry of a searchset (matches and includes, not the outcome); an
+/// entry without a resource type or id fails the test.
+pub fn entry_ids(bundle: &serde_json::Value) -> std::collections::BTreeSet<String> {
+    bundle["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] != "outcome")
+        .map(|e| {
+            let r = &e["resource"];
+            let field = |k: &str| r[k].as_str().unwrap_or_else(|| panic!("entry without {k}: {e}")).to_string();
+            format!("{}/{}", field("resourceType"), field("id"))
+        })
+        .collect()
+}
+
 /// A fresh value for identifiers, so cases sharing a server never collide.
 pub fn unique() -> String {
     uuid::Uuid::new_v4().simple().to_string()

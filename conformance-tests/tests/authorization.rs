@@ -5,7 +5,7 @@
 //! data stays fully visible. Every check names the ids that must (not) come back, and the same
 //! query under an unrestricted token shows what a leak would have returned.
 
-use conformance_tests::{fresh_database, unique, Backend, Fhir, Reply, Target};
+use conformance_tests::{entry_ids, fresh_database, unique, Backend, Fhir, Reply, Target};
 use fhir_server::access::{Authenticate, TokenAccess};
 use fhir_server::error::FhirError;
 use reqwest::Method;
@@ -162,16 +162,6 @@ async fn form_search(f: &Fhir, token: &str, path: &str, form: &str) -> Reply {
     Reply { status, headers, text: r.text().await.unwrap() }
 }
 
-/// `Type/id` of every resource entry of a Bundle (matches and includes).
-fn ids(bundle: &Value) -> BTreeSet<String> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] != "outcome")
-        .map(|e| format!("{}/{}", e["resource"]["resourceType"].as_str().unwrap(), e["resource"]["id"].as_str().unwrap()))
-        .collect()
-}
 
 /// (mode, `Type/id`) of every entry of a searchset.
 fn modes(bundle: &Value) -> BTreeSet<(String, String)> {
@@ -188,7 +178,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 }
 
 async fn found(f: &Fhir, token: &str, query: &str) -> BTreeSet<String> {
-    ids(&get(f, token, query).await.expect(200).json())
+    entry_ids(&get(f, token, query).await.expect(200).json())
 }
 
 fn issue_code(r: &Reply) -> String {
@@ -368,8 +358,8 @@ async fn searches_see_only_the_compartment(f: &Fhir) {
     assert_eq!(found(f, &a, &format!("Patient/{}/Observation", w.id("pa"))).await, w.a_obs());
     assert!(found(f, &a, &format!("Encounter/{}/Observation", w.id("eb"))).await.is_empty());
     // POST _search, type and system level.
-    assert_eq!(ids(&form_search(f, &a, "Observation/_search", &tag).await.expect(200).json()), w.a_obs());
-    assert_eq!(ids(&form_search(f, &a, "_search", &format!("_type=Observation&{tag}")).await.expect(200).json()), w.a_obs());
+    assert_eq!(entry_ids(&form_search(f, &a, "Observation/_search", &tag).await.expect(200).json()), w.a_obs());
+    assert_eq!(entry_ids(&form_search(f, &a, "_search", &format!("_type=Observation&{tag}")).await.expect(200).json()), w.a_obs());
     // Totals count what is seen.
     assert_eq!(get(f, &a, &format!("Observation?{tag}&_total=accurate&_count=1")).await.expect(200).json()["total"], 3);
     assert_eq!(get(f, &a, &format!("Observation?{tag}&_summary=count")).await.expect(200).json()["total"], 3);
@@ -379,7 +369,7 @@ async fn searches_see_only_the_compartment(f: &Fhir) {
     let mut next = Some(format!("Observation?{tag}&_count=1"));
     while let Some(url) = next {
         let page = get(f, &a, &url).await.expect(200).json();
-        seen.extend(ids(&page));
+        seen.extend(entry_ids(&page));
         next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").map(|l| l["url"].as_str().unwrap().to_string());
     }
     assert_eq!(seen, w.a_obs());
@@ -666,7 +656,7 @@ async fn transactions_and_batches_check_every_entry(f: &Fhir) {
     assert_eq!(out["entry"][1]["resource"]["id"].as_str(), Some(w.id("oa-lab").as_str()));
     // The search saw A's Observations (the world's, tx6's and b2 made just before), no more.
     let b2 = format!("Observation/{}", out["entry"][3]["response"]["location"].as_str().unwrap().split('/').nth(1).unwrap());
-    let searched = ids(&out["entry"][5]["resource"]);
+    let searched = entry_ids(&out["entry"][5]["resource"]);
     assert!(searched.contains(&b2) && w.a_obs().is_subset(&searched) && searched.is_disjoint(&w.b_obs()), "{searched:?}");
     assert_eq!(searched, found(f, SYSTEM, &format!("Observation?{}&subject=Patient/{}", w.tag(), w.id("pa"))).await);
     nothing_written("b1").await;

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use common::smart::*;
-use conformance_tests::{corpora, fresh_database, Backend};
+use conformance_tests::{corpora, entry_ids, fresh_database, Backend};
 use fhir_server::auth::clients::ClientType;
 use fhir_server::auth::{users, AuthConfig};
 use fhir_server::store::open::open;
@@ -225,17 +225,6 @@ fn excerpt<'a>(text: &'a str, needle: &str) -> &'a str {
     let start = text[..at].char_indices().rev().nth(200).map_or(0, |(i, _)| i);
     let end = text[at..].char_indices().nth(200).map_or(text.len(), |(i, _)| at + i);
     &text[start..end]
-}
-
-/// `Type/id` of the entries of a searchset (matches and includes, no outcome).
-fn entries(bundle: &Value) -> BTreeSet<String> {
-    bundle["entry"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["search"]["mode"] != "outcome")
-        .filter_map(|e| Some(format!("{}/{}", e["resource"]["resourceType"].as_str()?, e["resource"]["id"].as_str()?)))
-        .collect()
 }
 
 async fn setup(url: String) -> (Fx, fhir_server::Running) {
@@ -596,15 +585,15 @@ async fn searches(fx: &Fx) {
         ] {
             let r = fx.get(token, &q).await;
             assert_eq!(r.status, 200, "{label} {q}: {}", r.text);
-            assert!(entries(&r.json()).is_empty(), "{label} {q}: {:?}", entries(&r.json()));
+            assert!(entry_ids(&r.json()).is_empty(), "{label} {q}: {:?}", entry_ids(&r.json()));
         }
         // _include from A's Observation naming B's: only A's own come back.
-        let included = entries(&fx.get(token, &format!("Observation?_id={}&_include=Observation:has-member", fx.id("x_a_mem"))).await.json());
+        let included = entry_ids(&fx.get(token, &format!("Observation?_id={}&_include=Observation:has-member", fx.id("x_a_mem"))).await.json());
         assert_eq!(included, [format!("Observation/{}", fx.id("x_a_mem"))].into_iter().collect(), "{label}");
         // Counts and paging see A's data only.
         let system = fx.system().await;
         let mine = fx.raw(&system, Method::GET, &format!("Patient/{a}/Observation?_count=1000"), &Body::None, &[]).await.json();
-        let mine = entries(&mine);
+        let mine = entry_ids(&mine);
         assert!(mine.len() > 40, "A's Observations: {}", mine.len());
         let total = |q: String| async move { fx.get(token, &q).await.json()["total"].as_u64() };
         assert_eq!(total("Observation?_total=accurate&_count=1".into()).await, Some(mine.len() as u64), "{label}");
@@ -613,14 +602,14 @@ async fn searches(fx: &Fx) {
         let posted = fx.probe(token, Method::POST, "Observation/_search", Body::Form(format!("subject=Patient/{b}&_total=accurate")), &[]).await;
         assert_eq!(posted.json()["total"], 0, "{label}");
         let posted = fx.probe(token, Method::POST, "_search", Body::Form("_type=Observation&_count=1000&_sort=-date".into()), &[]).await;
-        assert_eq!(entries(&posted.json()), mine, "{label}: POST _search");
-        assert_eq!(entries(&fx.get(token, "Observation?_count=1000&_sort=-date&_elements=code,subject").await.json()), mine, "{label}");
+        assert_eq!(entry_ids(&posted.json()), mine, "{label}: POST _search");
+        assert_eq!(entry_ids(&fx.get(token, "Observation?_count=1000&_sort=-date&_elements=code,subject").await.json()), mine, "{label}");
         let mut paged = BTreeSet::new();
         let mut next = Some("Observation?_count=7&_sort=date".to_string());
         let mut pages = 0;
         while let Some(url) = next {
             let page = fx.get(token, &url).await.json();
-            paged.extend(entries(&page));
+            paged.extend(entry_ids(&page));
             next = page["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").map(|l| l["url"].as_str().unwrap().to_string());
             pages += 1;
         }
@@ -637,9 +626,9 @@ async fn searches(fx: &Fx) {
     }
     // What a leak would have returned: the same queries under a backend token find B's data.
     let system = fx.system().await;
-    let all = entries(&fx.raw(&system, Method::GET, &format!("Observation?_id={}&_include=Observation:has-member", fx.id("x_a_mem")), &Body::None, &[]).await.json());
+    let all = entry_ids(&fx.raw(&system, Method::GET, &format!("Observation?_id={}&_include=Observation:has-member", fx.id("x_a_mem")), &Body::None, &[]).await.json());
     assert!(all.contains(&format!("Observation/{b_obs}")));
-    let has = entries(&fx.raw(&system, Method::GET, &format!("Observation?_has:Observation:has-member:_id={}", fx.id("x_b_mem")), &Body::None, &[]).await.json());
+    let has = entry_ids(&fx.raw(&system, Method::GET, &format!("Observation?_has:Observation:has-member:_id={}", fx.id("x_b_mem")), &Body::None, &[]).await.json());
     assert!(has.contains(&format!("Observation/{a_obs}")));
 }
 
@@ -765,7 +754,7 @@ async fn writes(fx: &Fx) {
             let answer = &r.json()["entry"][1];
             assert!(!(what.starts_with("GET") || what.starts_with("vread")), "{what}: {answer}");
             if what.starts_with("search") {
-                assert!(entries(&answer["resource"]).is_empty(), "{what}: {answer}");
+                assert!(entry_ids(&answer["resource"]).is_empty(), "{what}: {answer}");
             }
         }
         let as_rs = fx.probe(rs, Method::POST, "", Body::Json(json!({"resourceType": "Bundle", "type": "transaction", "entry": [entry]})), &[]).await;
@@ -781,7 +770,7 @@ async fn writes(fx: &Fx) {
         let read = what.starts_with("GET B") || what.starts_with("vread") || what.starts_with("Practitioner");
         assert!(!read || status != "200", "{what}: {status}");
         if what.starts_with("search") {
-            assert!(entries(&out["entry"][i]["resource"]).is_empty(), "{what}");
+            assert!(entry_ids(&out["entry"][i]["resource"]).is_empty(), "{what}");
         }
     }
     // $reindex rewrites everything: not for A.
