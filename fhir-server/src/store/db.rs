@@ -61,8 +61,10 @@ macro_rules! bind_all {
 pub enum Pool {
     Pg(PgPool),
     /// SQLite: many readers, one writer connection (SQLite allows one writer at a time anyway,
-    /// and serialising in-process avoids SQLITE_BUSY and makes conditional writes race-free).
-    Lite { read: SqlitePool, write: SqlitePool },
+    /// and serialising in-process avoids SQLITE_BUSY and makes conditional writes race-free);
+    /// `rows` reads what returns many rows (None for an in-memory database, which only sqlx's
+    /// connections share).
+    Lite { read: SqlitePool, write: SqlitePool, rows: Option<super::lite_reader::LiteReader> },
 }
 
 /// An open write transaction.
@@ -104,6 +106,14 @@ impl Pool {
         match self {
             Pool::Pg(p) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(p).await,
             Pool::Lite { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(read).await,
+        }
+    }
+    /// Runs a query that may return many rows (a search page, included resources) on a read
+    /// connection: on SQLite through [`super::lite_reader`], one hand-over per statement.
+    pub async fn fetch_many<T: AnyRow + super::lite_reader::FromLite>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Pool::Lite { rows: Some(rows), .. } => rows.fetch(sql, args).await,
+            _ => self.fetch(sql, args).await,
         }
     }
     /// Runs a query on a read connection and decodes at most one row.

@@ -5,6 +5,7 @@ mod contained_rows;
 pub mod db;
 mod index_rows;
 pub mod indexing;
+mod lite_reader;
 pub mod open;
 mod page;
 
@@ -265,7 +266,7 @@ impl Store {
               WHERE {conds} AND x.rid IN ({marks})) ORDER BY t.rid",
             self.backend().json_col("t.")
         );
-        self.pool.fetch(&sql, &args).await
+        self.pool.fetch_many(&sql, &args).await
     }
 
     /// Resources of `src_type` whose reference index rows point at `targets` (`_revinclude`): (rid, type, id, content).
@@ -294,7 +295,7 @@ impl Store {
             self.backend().json_col("s."),
             pairs.join(" OR ")
         );
-        self.pool.fetch(&sql, &args).await
+        self.pool.fetch_many(&sql, &args).await
     }
 
     /// Contained resources matching a search, in some containers: (container rid, type, local id);

@@ -1,8 +1,10 @@
 //! Opens a backend from a database URL and runs its migrations.
 
 use super::db::Pool;
+use super::lite_reader::LiteReader;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -14,6 +16,9 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 /// Connections to PostgreSQL when none are configured: its backends share one buffer cache, and
 /// concurrent commits share WAL flushes (POST Patient ×32: 2,012 req/s with 16, 1,548 with 4).
 const PG_CONNECTIONS: u32 = 16;
+
+/// Page cache of each SQLite connection, in KiB.
+const CACHE_KIB: i64 = 65536;
 
 /// SQLite read connections when none are configured: twice the CPUs. Each connection keeps its
 /// own page cache and the pool hands out the least recently used one, so every extra connection
@@ -54,7 +59,7 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(30))
             .pragma("temp_store", "memory")
-            .pragma("cache_size", "-65536");
+            .pragma("cache_size", format!("-{CACHE_KIB}"));
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -72,18 +77,27 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
         // connections opened before the last ANALYZE are closed instead of reused.
         let stats = Arc::new(StatsClock { start: Instant::now(), analyzed_ms: AtomicU64::new(0) });
         let clock = stats.clone();
+        let readers = max_connections.unwrap_or_else(sqlite_readers);
         let read = SqlitePoolOptions::new()
-            .max_connections(max_connections.unwrap_or_else(sqlite_readers))
+            .max_connections(readers)
             .test_before_acquire(false)
             .after_connect(|conn, _| Box::pin(async move { stable_plans(conn).await }))
             .before_acquire(move |_, meta| {
                 let fresh = clock.fresh(meta.age);
                 Box::pin(async move { Ok(fresh) })
             })
-            .connect_with(opts.read_only(true))
+            .connect_with(opts.clone().read_only(true))
             .await?;
+        let file = opts.get_filename();
+        // sqlx names an in-memory database `file:sqlx-in-memory-N`, which only its own connections share.
+        let rows = if file.as_os_str().is_empty() || file == Path::new(":memory:") || file.to_string_lossy().starts_with("file:") {
+            None
+        } else {
+            let clock = stats.clone();
+            Some(LiteReader::new(file.to_path_buf(), readers as usize, CACHE_KIB, Arc::new(move |age| clock.fresh(age)))?)
+        };
         tokio::spawn(keep_statistics(write.clone(), Arc::downgrade(&stats), analyzed_at));
-        Ok(Pool::Lite { read, write })
+        Ok(Pool::Lite { read, write, rows })
     } else {
         anyhow::bail!("unsupported database URL (want postgres://… or sqlite://…): {url}")
     }
@@ -226,6 +240,7 @@ async fn keep_statistics(write: sqlx::SqlitePool, clock: Weak<StatsClock>, mut a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Arg;
 
     /// Whether QPSG is on for one connection of `pool`.
     async fn qpsg_on(pool: &sqlx::SqlitePool) -> bool {
@@ -238,13 +253,17 @@ mod tests {
     #[tokio::test]
     async fn sqlite_build_and_planner_settings() {
         let dir = std::env::temp_dir().join(format!("fhir-open-{}", std::process::id()));
-        let Pool::Lite { read, write } = open(&format!("sqlite://{}/fhir.db", dir.display()), Some(2)).await.unwrap() else { panic!("not SQLite") };
+        let Pool::Lite { read, write, rows } = open(&format!("sqlite://{}/fhir.db", dir.display()), Some(2)).await.unwrap() else { panic!("not SQLite") };
         let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options").fetch_all(&read).await.unwrap();
         assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
         assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
         assert!(options.iter().any(|o| o == "ENABLE_STAT4"), "{options:?}");
         assert!(qpsg_on(&read).await);
         assert!(qpsg_on(&write).await);
+        // Search pages read through rusqlite, on the same file (its settings: lite_reader's tests).
+        let resources: Vec<(i64, String, String, String)> =
+            rows.expect("a file store reads pages through lite_reader").fetch("SELECT COUNT(*), $1, type, name FROM sqlite_schema WHERE name = $2", &[Arg::Text("x"), Arg::Text("resource")]).await.unwrap();
+        assert_eq!(resources, vec![(1, "x".to_string(), "table".to_string(), "resource".to_string())]);
         read.close().await;
         write.close().await;
         let _ = std::fs::remove_dir_all(dir);

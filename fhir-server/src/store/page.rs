@@ -103,6 +103,22 @@ macro_rules! page_row_from {
 page_row_from!(sqlx::postgres::PgRow);
 page_row_from!(sqlx::sqlite::SqliteRow);
 
+impl super::lite_reader::FromLite for PageRow {
+    fn from_lite(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        use rusqlite::types::ValueRef;
+        let keys = (4..row.as_ref().column_count())
+            .map(|i| {
+                Ok(match row.get_ref(i)? {
+                    ValueRef::Integer(n) => KeyValue::Int(n),
+                    ValueRef::Real(f) => KeyValue::Float(f),
+                    v => KeyValue::Text(v.as_str()?.to_string()),
+                })
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(PageRow { rid: row.get(0)?, res_type: row.get(1)?, id: row.get(2)?, content: row.get(3)?, keys })
+    }
+}
+
 impl Store {
     /// Up to `limit` matches of a search (`filter` includes the type condition, binds from `$1`) from `cursor` on (or the start), in page order
     /// (a backward page is returned in page order too, not reversed).
@@ -150,7 +166,7 @@ impl Store {
             order = order.join(", "),
             n = args.len(),
         );
-        let mut rows: Vec<PageRow> = self.pool.fetch(&sql, &args).await?;
+        let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
         if !forward {
             rows.reverse();
         }
@@ -171,7 +187,7 @@ impl Store {
         let dir = if forward { "ASC" } else { "DESC" };
         // `NOT t.deleted` only restates the index rows' rule, at the cost of a look-up done anyway.
         sql.push_str(&format!(" ORDER BY s1.rid {dir} LIMIT ${}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted ORDER BY s.rid {dir}", args.len()));
-        let mut rows: Vec<PageRow> = self.pool.fetch(&sql, &args).await?;
+        let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
         if !forward {
             rows.reverse();
         }
