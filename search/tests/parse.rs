@@ -168,3 +168,19 @@ fn sql_shape() {
     assert_eq!(f.args[3], SqlArg::Text("smj".into()));
     assert_eq!(f.args.len(), 9);
 }
+
+/// The index-row statement of a page reads the reference set first, whatever the parameters'
+/// order: SQLite favours the first set, and a token such as category=vital-signs can match most
+/// rows where a reference names one resource's.
+#[test]
+fn rid_source_reads_references_first() {
+    let source = |pairs: &[(&str, &str)]| {
+        let query = registry().parse_query("Observation", &q(pairs)).unwrap();
+        search::rid_source(&[query], search::ContainedMode::Stored).expect("index rows only")
+    };
+    let token_first = source(&[("category", "vital-signs"), ("patient", "Patient/p1")]);
+    let reference_first = source(&[("patient", "Patient/p1"), ("category", "vital-signs")]);
+    assert!(token_first.sql.starts_with("SELECT DISTINCT s1.rid FROM (SELECT x.rid FROM idx_reference x "), "{}", token_first.sql);
+    assert_eq!(token_first.sql, reference_first.sql);
+    assert_eq!(token_first.args, reference_first.args);
+}
