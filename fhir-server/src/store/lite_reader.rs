@@ -9,6 +9,7 @@
 //! decodes the rows in place. docs/performance.md, "Sixth round".
 
 use super::db::Arg;
+use super::open::{BUSY_TIMEOUT, CACHE_KIB};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use rusqlite::{OpenFlags, Row};
 use std::path::PathBuf;
@@ -37,7 +38,6 @@ pub type Freshness = Arc<dyn Fn(Duration) -> bool + Send + Sync>;
 /// busy timeout and query planner stability guarantee (see `open::stable_plans`).
 pub struct Connector {
     path: PathBuf,
-    cache_kib: i64,
     fresh: Freshness,
 }
 
@@ -47,8 +47,8 @@ impl managed::Manager for Connector {
 
     async fn create(&self) -> Result<rusqlite::Connection, rusqlite::Error> {
         let conn = rusqlite::Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
-        conn.busy_timeout(Duration::from_secs(30))?;
-        conn.execute_batch(&format!("PRAGMA cache_size = -{}; PRAGMA temp_store = memory;", self.cache_kib))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = memory;"))?;
         if !conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)? {
             return Err(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR), Some("SQLite refused the query planner stability guarantee".into())));
         }
@@ -94,10 +94,10 @@ impl From<&Arg<'_>> for Value {
 }
 
 impl LiteReader {
-    /// Up to `connections` readers of the SQLite file at `path`, each with a page cache of
-    /// `cache_kib`; `fresh` tells whether a connection of some age may be reused.
-    pub fn new(path: PathBuf, connections: usize, cache_kib: i64, fresh: Freshness) -> anyhow::Result<LiteReader> {
-        let pool = managed::Pool::builder(Connector { path, cache_kib, fresh }).max_size(connections).build()?;
+    /// Up to `connections` readers of the SQLite file at `path`; `fresh` tells whether a
+    /// connection of some age may be reused.
+    pub fn new(path: PathBuf, connections: usize, fresh: Freshness) -> anyhow::Result<LiteReader> {
+        let pool = managed::Pool::builder(Connector { path, fresh }).max_size(connections).build()?;
         Ok(LiteReader { pool })
     }
 
@@ -147,13 +147,13 @@ mod tests {
     }
 
     fn connector(path: PathBuf, fresh: bool) -> Connector {
-        Connector { path, cache_kib: 2048, fresh: Arc::new(move |_| fresh) }
+        Connector { path, fresh: Arc::new(move |_| fresh) }
     }
 
     /// The store writes `$N` placeholders in any order and repeats them; each binds the N-th value.
     #[tokio::test]
     async fn binds_each_placeholder_by_its_number() {
-        let reader = LiteReader::new(temp_db("bind"), 2, 2048, Arc::new(|_| true)).unwrap();
+        let reader = LiteReader::new(temp_db("bind"), 2, Arc::new(|_| true)).unwrap();
         let rows: Vec<(i64, String, String, String)> =
             reader.fetch("SELECT a + $3, $1, $2, $1 FROM t WHERE a > $4 ORDER BY a", &[Arg::Text("x"), Arg::OptText(Some("y")), Arg::Int(10), Arg::Int(0)]).await.unwrap();
         assert_eq!(rows, vec![(11, "x".into(), "y".into(), "x".into()), (12, "x".into(), "y".into(), "x".into())]);
@@ -165,7 +165,8 @@ mod tests {
         let conn = connector(temp_db("settings"), true).create().await.unwrap();
         assert!(conn.execute("INSERT INTO t VALUES (3)", []).is_err());
         assert!(conn.db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG).unwrap());
-        assert_eq!(conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).unwrap(), -2048);
+        assert_eq!(conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).unwrap(), -CACHE_KIB);
+        assert_eq!(conn.query_row("PRAGMA busy_timeout", [], |r| r.get::<_, i64>(0)).unwrap(), BUSY_TIMEOUT.as_millis() as i64);
     }
 
     /// A connection opened before the statistics were renewed is not handed out again.

@@ -18,7 +18,10 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 const PG_CONNECTIONS: u32 = 16;
 
 /// Page cache of each SQLite connection, in KiB.
-const CACHE_KIB: i64 = 65536;
+pub(super) const CACHE_KIB: i64 = 65536;
+
+/// How long a SQLite connection waits for a lock before it reports the database busy.
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SQLite read connections when none are configured: twice the CPUs. Each connection keeps its
 /// own page cache and the pool hands out the least recently used one, so every extra connection
@@ -57,7 +60,7 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(30))
+            .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
             .pragma("cache_size", format!("-{CACHE_KIB}"));
         if let Some(dir) = opts.get_filename().parent() {
@@ -94,7 +97,7 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
             None
         } else {
             let clock = stats.clone();
-            Some(LiteReader::new(file.to_path_buf(), readers as usize, CACHE_KIB, Arc::new(move |age| clock.fresh(age)))?)
+            Some(LiteReader::new(file.to_path_buf(), readers as usize, Arc::new(move |age| clock.fresh(age)))?)
         };
         tokio::spawn(keep_statistics(write.clone(), Arc::downgrade(&stats), analyzed_at));
         Ok(Pool::Lite { read, write, rows })
