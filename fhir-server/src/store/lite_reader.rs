@@ -9,7 +9,7 @@
 //! decodes the rows in place. docs/performance.md, "Sixth round".
 
 use super::db::Arg;
-use super::open::{BUSY_TIMEOUT, CACHE_KIB};
+use super::open::{BUSY_TIMEOUT, CACHE_KIB, MMAP_BYTES};
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use rusqlite::{OpenFlags, Row};
 use std::path::PathBuf;
@@ -34,8 +34,8 @@ impl FromLite for (i64, String, String, String) {
 /// Says whether a connection of the given age still plans with the current statistics.
 pub type Freshness = Arc<dyn Fn(Duration) -> bool + Send + Sync>;
 
-/// Opens read-only connections configured as the sqlx read pool's: same page cache, temp store,
-/// busy timeout and query planner stability guarantee (see `open::stable_plans`).
+/// Opens read-only connections configured as the sqlx read pool's: same page cache, memory map,
+/// temp store, busy timeout and query planner stability guarantee (see `open::stable_plans`).
 pub struct Connector {
     path: PathBuf,
     fresh: Freshness,
@@ -48,7 +48,7 @@ impl managed::Manager for Connector {
     async fn create(&self) -> Result<rusqlite::Connection, rusqlite::Error> {
         let conn = rusqlite::Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = memory;"))?;
+        conn.execute_batch(&format!("PRAGMA cache_size = -{CACHE_KIB}; PRAGMA temp_store = memory; PRAGMA mmap_size = {MMAP_BYTES};"))?;
         if !conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)? {
             return Err(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR), Some("SQLite refused the query planner stability guarantee".into())));
         }
@@ -124,11 +124,14 @@ fn run<T: FromLite>(conn: &mut rusqlite::Connection, sql: &str, values: &[Value]
             Value::Text(v) => st.raw_bind_parameter(i, v.as_str())?,
         }
     }
+    let started = std::time::Instant::now();
     let mut rows = st.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(T::from_lite(row)?);
     }
+    // What sqlx logs of its statements: the statement, its rows and its time (SQLite and decoding).
+    tracing::debug!(sql, rows = out.len(), elapsed_us = started.elapsed().as_micros() as u64, "sqlite read");
     Ok(out)
 }
 
@@ -167,6 +170,7 @@ mod tests {
         assert!(conn.db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG).unwrap());
         assert_eq!(conn.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).unwrap(), -CACHE_KIB);
         assert_eq!(conn.query_row("PRAGMA busy_timeout", [], |r| r.get::<_, i64>(0)).unwrap(), BUSY_TIMEOUT.as_millis() as i64);
+        assert_eq!(conn.query_row("PRAGMA mmap_size", [], |r| r.get::<_, i64>(0)).unwrap(), MMAP_BYTES);
     }
 
     /// A connection opened before the statistics were renewed is not handed out again.

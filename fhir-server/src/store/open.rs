@@ -20,13 +20,23 @@ const PG_CONNECTIONS: u32 = 16;
 /// Page cache of each SQLite connection, in KiB.
 pub(super) const CACHE_KIB: i64 = 65536;
 
+/// Bytes of a SQLite file each connection reads through a memory map: SQLite's own ceiling
+/// (SQLITE_MAX_MMAP_SIZE), larger files read the rest as before. Pages of the file are then read
+/// in place from the OS page cache, which every connection shares, instead of being copied into
+/// each connection's own cache (one copy of the hot pages per connection, looked up through a hash
+/// on every access): the search mix gained 6-14 % at x10 and about as much at x1. The cost is
+/// SQLite's documented one: an I/O error while reading the file ends the process (SIGBUS) rather
+/// than the statement. docs/performance.md, "Seventh round".
+pub(super) const MMAP_BYTES: i64 = 0x7fff_0000;
+
 /// How long a SQLite connection waits for a lock before it reports the database busy.
 pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// SQLite read connections when none are configured: twice the CPUs. Each connection keeps its
 /// own page cache and the pool hands out the least recently used one, so every extra connection
-/// holds one more copy of the hot pages; at 66,210 resources 4 readers served the search mix at
-/// 2,131–2,229 req/s where 16 served 1,939–1,997 (docs/performance.md, "Search").
+/// held one more copy of the hot pages; at 66,210 resources 4 readers served the search mix at
+/// 2,131–2,229 req/s where 16 served 1,939–1,997 (docs/performance.md, "Search"). That was before
+/// the memory map ([`MMAP_BYTES`]): now only pages still in the WAL are copied per connection.
 fn sqlite_readers() -> u32 {
     std::thread::available_parallelism().map_or(2, |n| n.get() as u32).saturating_mul(2).max(2)
 }
@@ -62,7 +72,8 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(BUSY_TIMEOUT)
             .pragma("temp_store", "memory")
-            .pragma("cache_size", format!("-{CACHE_KIB}"));
+            .pragma("cache_size", format!("-{CACHE_KIB}"))
+            .pragma("mmap_size", MMAP_BYTES.to_string());
         if let Some(dir) = opts.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir)?;
@@ -263,6 +274,9 @@ mod tests {
         assert!(options.iter().any(|o| o == "ENABLE_STAT4"), "{options:?}");
         assert!(qpsg_on(&read).await);
         assert!(qpsg_on(&write).await);
+        for pool in [&read, &write] {
+            assert_eq!(sqlx::query_scalar::<_, i64>("PRAGMA mmap_size").fetch_one(pool).await.unwrap(), MMAP_BYTES);
+        }
         // Search pages read through rusqlite, on the same file (its settings: lite_reader's tests).
         let resources: Vec<(i64, String, String, String)> =
             rows.expect("a file store reads pages through lite_reader").fetch("SELECT COUNT(*), $1, type, name FROM sqlite_schema WHERE name = $2", &[Arg::Text("x"), Arg::Text("resource")]).await.unwrap();
