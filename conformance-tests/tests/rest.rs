@@ -483,8 +483,23 @@ async fn health_probes(f: &Fhir) {
     assert_eq!(r.status().as_u16(), 200);
 }
 
+/// A read returns the text the write returned, byte for byte, on both backends: PostgreSQL once
+/// kept the text only when it might hold an exponent and otherwise answered with its JSONB
+/// re-serialised (keys re-ordered, spaces added).
+async fn read_returns_the_written_text(f: &Fhir) {
+    // Letters only, so that no "digit e digit" in the id made the old test keep the text anyway.
+    let id: String = unique().chars().map(|c| if c.is_ascii_digit() { (b'g' + c as u8 - b'0') as char } else { c }).collect();
+    let body = json!({"resourceType": "Patient", "id": id, "name": [{"family": "Exact", "given": ["Text"]}], "gender": "other"});
+    let written = f.put(&format!("Patient/{id}"), &body).await.expect(201).text;
+    assert!(written.starts_with("{\"resourceType\":\"Patient\",\"id\":"), "{written}");
+    assert_eq!(f.get(&format!("Patient/{id}")).await.expect(200).text, written);
+    let found = f.get(&format!("Patient?_id={id}")).await.expect(200).text;
+    assert!(found.contains(&format!("\"resource\":{written}")), "{found}");
+}
+
 both_backends!(
     create_and_read,
+    read_returns_the_written_text,
     update_versions_and_if_match,
     update_as_create_and_id_rules,
     delete_is_versioned,

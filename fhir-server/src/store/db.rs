@@ -193,7 +193,12 @@ impl Tx {
 }
 
 impl Backend {
-    /// Column list that stores a JSON document.
+    /// Column list that stores a JSON document. PostgreSQL keeps the exact text beside the JSONB
+    /// on every write: JSONB rewrites exponent-notation numbers, changing a FHIR decimal's
+    /// precision, and reading JSONB back as text costs a serialisation per row. The text was once
+    /// kept only where an exponent might be, a test that matched nine rows in ten anyway (hex
+    /// digits of ids); rows written then without it still read through the JSONB
+    /// ([`Backend::json_col`]). docs/performance.md, "Seventh round".
     pub fn json_cols(self) -> &'static str {
         match self {
             Backend::Postgres => "content, content_text",
@@ -203,21 +208,16 @@ impl Backend {
     /// Values for [`Backend::json_cols`] from the document text bound at `$n`.
     pub fn json_values(self, n: usize) -> String {
         match self {
-            Backend::Postgres => format!("(${n}::text)::jsonb, {}", Self::pg_exact_text(n)),
+            Backend::Postgres => format!("(${n}::text)::jsonb, ${n}::text"),
             Backend::Sqlite => format!("${n}"),
         }
     }
     /// `SET` assignments for [`Backend::json_cols`] from `$n`.
     pub fn json_set(self, n: usize) -> String {
         match self {
-            Backend::Postgres => format!("content = (${n}::text)::jsonb, content_text = {}", Self::pg_exact_text(n)),
+            Backend::Postgres => format!("content = (${n}::text)::jsonb, content_text = ${n}::text"),
             Backend::Sqlite => format!("content = ${n}"),
         }
-    }
-    /// Keeps the exact text only when an exponent-notation number may be present (a false
-    /// positive inside a string merely stores text that was not needed).
-    fn pg_exact_text(n: usize) -> String {
-        format!("CASE WHEN ${n}::text ~ '[0-9][eE][-+]?[0-9]' THEN ${n}::text END")
     }
     /// `($1, $2, …), ($k, …)` for `rows` rows of `width` bind columns; column `json_at` holds a JSON
     /// document (which expands to [`Backend::json_cols`]).
