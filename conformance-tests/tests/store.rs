@@ -50,4 +50,32 @@ async fn outbox_history_and_index_follow_each_change(f: &Fhir) {
     assert_eq!(names, vec![("reindexed".to_string(),)]);
 }
 
+/// PostgreSQL compresses stored documents with lz4 where it has lz4 (migration 0011): a large
+/// resource's text and JSONB, current and in history.
+async fn documents_compress_with_lz4(f: &Fhir) {
+    let pool = open(f.database_url.as_ref().expect("the test server's database"), Some(2)).await.unwrap();
+    let has_lz4: Vec<(bool,)> = pool.fetch("SELECT 'lz4' = ANY (enumvals) FROM pg_settings WHERE name = 'default_toast_compression'", &[]).await.unwrap();
+    // Large enough to be compressed (PostgreSQL compresses rows over about 2 kB).
+    let note = "lz4 ".repeat(1000);
+    let p = f.create(&json!({"resourceType": "Patient", "name": [{"family": "Compressed", "text": note}]})).await;
+    let id = p["id"].as_str().unwrap();
+    let methods: Vec<(Option<String>, Option<String>)> = pool
+        .fetch(
+            "SELECT pg_column_compression(content)::text, pg_column_compression(content_text)::text FROM resource WHERE res_type = 'Patient' AND res_id = $1 \
+             UNION ALL SELECT pg_column_compression(content)::text, pg_column_compression(content_text)::text FROM resource_history WHERE res_type = 'Patient' AND res_id = $1",
+            &[Arg::Text(id)],
+        )
+        .await
+        .unwrap();
+    let want = if has_lz4[0].0 { "lz4" } else { "pglz" };
+    assert_eq!(methods, vec![(Some(want.to_string()), Some(want.to_string())); 2]);
+}
+
 both_backends!(outbox_history_and_index_follow_each_change);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_documents_compress_with_lz4() {
+    if let Some(t) = conformance_tests::target(conformance_tests::Backend::Postgres) {
+        documents_compress_with_lz4(&Fhir::new(t)).await;
+    }
+}
