@@ -38,11 +38,12 @@ impl Cli {
         String::from_utf8(out.stdout).unwrap()
     }
 
-    /// Stderr of a command that must fail.
-    fn fails(&self, args: &[&str], stdin: Option<&str>) -> String {
+    /// Runs a command that must fail with `expected` in its stderr.
+    fn fails(&self, args: &[&str], stdin: Option<&str>, expected: &str) {
         let out = self.run(args, stdin);
         assert!(!out.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&out.stdout));
-        String::from_utf8(out.stderr).unwrap()
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?} failed ({}) without {expected:?}: {stderr}", out.status);
     }
 }
 
@@ -69,10 +70,10 @@ fn clients_users_keys_and_launches_are_managed_from_the_command_line() {
     let backend = cli.ok(&["client", "add", "--name", "Exporter", "--id", "exporter", "--jwks-file", jwks_file.to_str().unwrap(), "--scope", "system/*.rs"], None);
     assert_eq!(value(&backend, "type"), "confidential-asymmetric");
     // Refused: system scopes for a public app, no redirect URI, no scope, a taken id.
-    assert!(cli.fails(&["client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--scope", "system/*.rs"], None).contains("backend services"));
-    assert!(cli.fails(&[&["client", "add", "--name", "X"][..], &scope].concat(), None).contains("--redirect-uri"));
-    assert!(cli.fails(&["client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb"], None).contains("--scope"));
-    assert!(cli.fails(&[&["client", "add", "--name", "X", "--id", "portal", "--redirect-uri", "https://x.example/cb"][..], &scope].concat(), None).contains("already registered"));
+    cli.fails(&["client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb", "--scope", "system/*.rs"], None, "backend services");
+    cli.fails(&[&["client", "add", "--name", "X"][..], &scope].concat(), None, "--redirect-uri");
+    cli.fails(&["client", "add", "--name", "X", "--redirect-uri", "https://x.example/cb"], None, "--scope");
+    cli.fails(&[&["client", "add", "--name", "X", "--id", "portal", "--redirect-uri", "https://x.example/cb"][..], &scope].concat(), None, "already registered");
     let list = cli.ok(&["client", "list"], None);
     for id in [public_id.as_str(), "portal", "exporter"] {
         assert!(list.lines().any(|l| l.starts_with(&format!("{id}\t"))), "{list}");
@@ -81,8 +82,8 @@ fn clients_users_keys_and_launches_are_managed_from_the_command_line() {
     // Users: the password from stdin, never printed.
     let added = cli.ok(&["user", "add", "alice", "--fhir-user", "Practitioner/123", "--password-stdin"], Some("a long password\n"));
     assert!(added.contains("alice") && !added.contains("a long password"));
-    assert!(cli.fails(&["user", "add", "bob", "--password-stdin"], Some("short\n")).contains("at least 8"));
-    assert!(cli.fails(&["user", "add", "carol", "--fhir-user", "Observation/1", "--password-stdin"], Some("a long password\n")).contains("Practitioner"));
+    cli.fails(&["user", "add", "bob", "--password-stdin"], Some("short\n"), "at least 8");
+    cli.fails(&["user", "add", "carol", "--fhir-user", "Observation/1", "--password-stdin"], Some("a long password\n"), "Practitioner");
     assert!(cli.ok(&["user", "list"], None).contains("alice\tsub "));
 
     // Keys: rotation adds, retirement refuses the last of a kind.
@@ -91,7 +92,7 @@ fn clients_users_keys_and_launches_are_managed_from_the_command_line() {
     let kids: Vec<String> = cli.ok(&["key", "list"], None).lines().map(|l| l.split('\t').next().unwrap().to_string()).collect();
     assert_eq!(kids.len(), 2);
     let es_kid = cli.ok(&["key", "list"], None).lines().find(|l| l.contains("\tES384\t")).unwrap().split('\t').next().unwrap().to_string();
-    assert!(cli.fails(&["key", "retire", &es_kid], None).contains("rotate first"));
+    cli.fails(&["key", "retire", &es_kid], None, "rotate first");
     cli.ok(&["key", "rotate", "--alg", "es384"], None);
     cli.ok(&["key", "retire", &es_kid], None);
     assert!(cli.ok(&["key", "list"], None).lines().any(|l| l.starts_with(&es_kid) && l.contains("retired at")));
@@ -99,14 +100,14 @@ fn clients_users_keys_and_launches_are_managed_from_the_command_line() {
     // Launches: the app's launch URL with iss and launch.
     let url = cli.ok(&["launch", "--client", &public_id, "--user", "alice"], None);
     assert!(url.starts_with("https://app.example/launch?iss=http%3A%2F%2F127.0.0.1%3A8080%2Ffhir&launch="), "{url}");
-    assert!(cli.fails(&["launch", "--client", &public_id, "--patient", "nobody"], None).contains("no Patient/nobody"));
-    assert!(cli.fails(&["launch", "--client", "unknown"], None).contains("no client unknown"));
+    cli.fails(&["launch", "--client", &public_id, "--patient", "nobody"], None, "no Patient/nobody");
+    cli.fails(&["launch", "--client", "unknown"], None, "no client unknown");
 
     // Removal.
     cli.ok(&["client", "remove", "portal"], None);
     cli.ok(&["user", "remove", "alice"], None);
     assert!(!cli.ok(&["client", "list"], None).contains("portal\t"));
-    assert!(cli.fails(&["user", "remove", "alice"], None).contains("no user alice"));
+    cli.fails(&["user", "remove", "alice"], None, "no user alice");
     let _ = std::fs::remove_dir_all(&cli.data_dir);
     let _ = std::fs::remove_file(&jwks_file);
 }

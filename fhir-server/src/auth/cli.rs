@@ -68,7 +68,8 @@ pub enum ClientCommand {
     List,
     /// Removes an app and revokes its tokens.
     Remove {
-        /// The client id.
+        /// The client id (a generated one may begin with '-').
+        #[arg(allow_hyphen_values = true)]
         client_id: String,
     },
 }
@@ -151,7 +152,8 @@ pub enum KeyCommand {
     List,
     /// Retires a key: tokens it signed stop verifying within a minute.
     Retire {
-        /// The key id.
+        /// The key id: a base64url thumbprint, which begins with '-' one time in 64.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }
@@ -159,8 +161,8 @@ pub enum KeyCommand {
 /// `auth launch`.
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
-    /// The app's client id.
-    #[arg(long)]
+    /// The app's client id (a generated one may begin with '-').
+    #[arg(long, allow_hyphen_values = true)]
     pub client: String,
     /// Patient id in context.
     #[arg(long)]
@@ -330,4 +332,37 @@ async fn launch(pool: &Pool, l: LaunchArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        auth: AuthArgs,
+    }
+
+    /// Generated key and client ids are base64url and may begin with '-': they are taken as
+    /// values, not refused as unknown options.
+    #[test]
+    fn generated_ids_that_begin_with_a_hyphen_are_values() {
+        let parsed = |args: &[&str]| Cli::try_parse_from([&["auth"][..], args].concat()).map(|c| c.auth.command).map_err(|e| e.to_string());
+        match parsed(&["key", "retire", "-17RCuUqpq1DbPj"]) {
+            Ok(AuthCommand::Key { command: KeyCommand::Retire { kid } }) => assert_eq!(kid, "-17RCuUqpq1DbPj"),
+            other => panic!("{other:?}"),
+        }
+        match parsed(&["client", "remove", "-QC6Dsw"]) {
+            Ok(AuthCommand::Client { command: ClientCommand::Remove { client_id } }) => assert_eq!(client_id, "-QC6Dsw"),
+            other => panic!("{other:?}"),
+        }
+        match parsed(&["launch", "--client", "-QC6Dsw", "--user", "alice"]) {
+            Ok(AuthCommand::Launch(l)) => assert_eq!((l.client.as_str(), l.user.as_deref()), ("-QC6Dsw", Some("alice"))),
+            other => panic!("{other:?}"),
+        }
+        // Options are still options.
+        assert!(parsed(&["key", "rotate", "--alg", "es384"]).is_ok());
+    }
 }
