@@ -633,6 +633,47 @@ async fn has_follows_current_versions(f: &Fhir) {
     assert!(found("y").await.is_empty(), "a deleted source no longer counts");
 }
 
+/// `_has:Type:patient:` on a token reads the Patient kept with each token row: it must name every
+/// patient a source names, follow a source whose subject changes, and leave contained sources out.
+async fn has_patient_names_every_patient_of_a_source(f: &Fhir) {
+    let sys = format!("urn:has-patient:{}", unique());
+    let mut ps = Vec::new();
+    for _ in 0..3 {
+        ps.push(f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string());
+    }
+    let found = |q: String| async move {
+        let mut ids = match_ids(&f.get(&q).await.expect(200).json());
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // An Appointment with two patients: its `patient` parameter names both.
+    let actor = |p: &str| json!({"actor": {"reference": format!("Patient/{p}")}, "status": "accepted"});
+    f.create(&json!({"resourceType": "Appointment", "status": "booked", "serviceType": [{"coding": [{"system": sys, "code": "two"}]}],
+        "participant": [actor(&ps[0]), actor(&ps[1])]}))
+        .await;
+    assert_eq!(found(format!("Patient?_has:Appointment:patient:service-type={sys}|two")).await, sorted(vec![ps[0].clone(), ps[1].clone()]));
+    // An Observation moved from one patient to another.
+    let obs = |p: &str| json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys, "code": "obs"}]}, "subject": {"reference": format!("Patient/{p}")}});
+    let oid = f.create(&obs(&ps[0])).await["id"].as_str().unwrap().to_string();
+    let q = format!("Patient?_has:Observation:patient:code={sys}|obs");
+    assert_eq!(found(q.clone()).await, [ps[0].clone()]);
+    let mut moved = obs(&ps[2]);
+    moved["id"] = json!(oid);
+    f.put(&format!("Observation/{oid}"), &moved).await.expect(200);
+    assert_eq!(found(q.clone()).await, [ps[2].clone()], "the patient of the current version");
+    // The same code on an Observation contained in a report about the second patient.
+    let mut inner = obs(&ps[1]);
+    inner["id"] = json!("o");
+    f.create(&json!({"resourceType": "DiagnosticReport", "status": "final", "code": {"text": "panel"}, "subject": {"reference": format!("Patient/{}", ps[1])},
+        "contained": [inner], "result": [{"reference": "#o"}]}))
+        .await;
+    assert_eq!(found(q.clone()).await, [ps[2].clone()], "a contained Observation is no source");
+}
+
 async fn contained_resources(f: &Fhir) {
     let sys = format!("urn:med:{}", unique());
     let med = |id: &str, code: &str| json!({"resourceType": "Medication", "id": id, "code": {"coding": [{"system": sys, "code": code}]}});
@@ -692,4 +733,4 @@ fn form_urlencoded_value(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-both_backends!(has_follows_current_versions, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+both_backends!(has_follows_current_versions, has_patient_names_every_patient_of_a_source, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

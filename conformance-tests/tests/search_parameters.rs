@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-both_backends!(custom_parameter_lifecycle);
+both_backends!(custom_parameter_lifecycle, custom_token_counts_for_has_patient);
 
 /// A string parameter over an extension of Patient, under a code of its own.
 fn definition(code: &str, ext: &str) -> Value {
@@ -94,6 +94,26 @@ async fn custom_parameter_lifecycle(f: &Fhir) {
     // Removed, it is unknown again.
     f.delete(&format!("SearchParameter/{}", sp["id"].as_str().unwrap())).await;
     assert_eq!(f.get(&query).await.expect(400).issue_expression().as_deref(), Some(code.as_str()), "unknown once deleted");
+}
+
+/// A token parameter defined after its Observations were stored: the reindex writes only that
+/// parameter's rows, and `Patient?_has:Observation:patient:` on it must still know each row's patient.
+async fn custom_token_counts_for_has_patient(f: &Fhir) {
+    let tag = unique();
+    let code = format!("flag-{tag}");
+    let ext = format!("http://example.org/flag/{tag}");
+    let p = f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string();
+    f.create(&json!({"resourceType": "Observation", "status": "final", "code": {"text": "flagged"}, "subject": {"reference": format!("Patient/{p}")},
+        "extension": [{"url": ext, "valueCode": "yes"}]}))
+        .await;
+    f.create(&json!({"resourceType": "SearchParameter", "url": format!("http://example.org/sp/{code}"), "name": "Flag", "status": "active",
+        "description": "a flag", "code": code, "base": ["Observation"], "type": "token",
+        "expression": format!("Observation.extension.where(url = '{ext}').value")}))
+        .await;
+    let (flagged, _) = once_ready(f, &format!("Observation?{code}=yes"), &code).await;
+    assert_eq!(flagged.len(), 1);
+    let r = f.get(&format!("Patient?_has:Observation:patient:{code}=yes")).await.expect(200).json();
+    assert_eq!(ids(&r), [p].into());
 }
 
 /// Our own server on `url`, reindexing one resource per batch with `pause` between batches.

@@ -143,6 +143,22 @@ impl Component {
     }
 }
 
+/// The `patient` column of a token row whose resource's `patient` parameter names several
+/// patients: never an id (FHIR ids are letters, digits, '-' and '.'), so `_has` reads such rows
+/// through idx_reference. Written as the SQL literal '*' where SQL computes the column.
+pub const SEVERAL_PATIENTS: &str = "*";
+
+/// What the `patient` column of a resource's token rows holds, from all of its rows: the Patient
+/// its `patient` parameter names, [`SEVERAL_PATIENTS`] when it names more than one, None for none.
+pub fn token_patient(rows: &[IndexRow]) -> Option<&str> {
+    let mut named = rows.iter().filter_map(|r| match r {
+        IndexRow::Reference { param, target_type: Some(t), target_id: Some(id), .. } if param == "patient" && t == "Patient" => Some(id.as_str()),
+        _ => None,
+    });
+    let first = named.next()?;
+    Some(if named.all(|id| id == first) { first } else { SEVERAL_PATIENTS })
+}
+
 /// One row for the idx_* tables; `param` is the search parameter code.
 #[derive(Debug, Clone, PartialEq)]
 #[allow(missing_docs)] // each field is the idx_* column of the same name

@@ -1242,6 +1242,32 @@ fn rows_where(table: &str, rt: &str, param: &str, distinct: bool, cond: Frag) ->
     rows_of(table, rt, param, distinct).sql(" AND (").append(cond).sql(")")
 }
 
+/// `Patient?_has:{source}:patient:{param}=...` on a token: the patients come from the token rows'
+/// own `patient` column (the Patient the source's `patient` parameter names), read from the
+/// code's index entries, instead of from one idx_reference probe per matching source (Q20 at x10:
+/// 540 to 820 probes). Rows of a source naming several patients hold `*` and are read through
+/// idx_reference as before; contained resources' rows hold none, as they are never sources.
+fn has_patient_token(alias: &str, source: &str, param: &str, cond: Frag) -> Frag {
+    let token_rows = |what: &str| {
+        Frag::default()
+            .sql(&format!("SELECT x.{what} FROM idx_token x WHERE x.res_type = "))
+            .text(source)
+            .sql(" AND x.param = ")
+            .text(param)
+            .sql(" AND (")
+            .append(cond.clone())
+            .sql(")")
+    };
+    Frag::default()
+        .sql(&format!("{alias}.res_id IN ("))
+        .append(token_rows("patient").sql(&format!(" AND x.patient IS NOT NULL AND x.patient <> '{}'", crate::SEVERAL_PATIENTS)))
+        .sql(" UNION ALL SELECT y.target_id FROM idx_reference y WHERE y.res_type = ")
+        .text(source)
+        .sql(" AND y.param = 'patient' AND y.target_type = 'Patient' AND y.rid IN (")
+        .append(token_rows("rid").sql(&format!(" AND x.patient = '{}'", crate::SEVERAL_PATIENTS)))
+        .sql("))")
+}
+
 /// Alternatives of one condition read as a UNION ALL at most (SQLite allows 500 SELECTs in one
 /// compound, each costs a plan step): more stay one OR, read however the planner chooses.
 const UNION_MAX: usize = 32;
@@ -1392,6 +1418,9 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                 .text(reference.clone())
                 .sql(" AND x.target_type = ")
                 .text(rt);
+            if let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&filter.cond, reference.as_str(), rt) {
+                return has_patient_token(alias, source, &filter.param, Frag::join(alts.clone(), " OR "));
+            }
             if let Cond::Rows { negate: false, .. } = &filter.cond {
                 // Relies on the store's rule that index rows exist only for current, non-deleted
                 // resources (they are deleted on update and delete) and that a contained resource's

@@ -139,8 +139,16 @@ macro_rules! seed {
         let mut tx = $pool.begin().await.unwrap();
         for (rt, id, lu, rows) in corpus() {
             let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
+            let patient = search::token_patient(&rows).map(str::to_string);
             for row in &rows {
-                let (sql, args) = row_insert(row, rid, &rt);
+                let (mut sql, mut args) = row_insert(row, rid, &rt);
+                if row.table() == "idx_token" {
+                    // The column the store fills from the resource's own `patient` references.
+                    sql = sql.replacen(") VALUES (", ", patient) VALUES (", 1);
+                    let close = sql.rfind(')').unwrap();
+                    sql.insert_str(close, &format!(", ${}", args.len() + 1));
+                    args.push(A::T(patient.clone()));
+                }
                 bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
             }
         }

@@ -46,7 +46,7 @@ pub async fn delete_params_of_types(tx: &mut Tx, types: &[&str], params: &[Strin
 fn columns(table: usize) -> &'static [&'static str] {
     match table {
         0 => &["value_norm", "value_exact"],
-        1 => &["system", "code", "text_norm", "type_system", "type_code"],
+        1 => &["system", "code", "text_norm", "type_system", "type_code", "patient"],
         2 => &["target_type", "target_id", "target_version", "url", "ident_system", "ident_value"],
         3 => &["low", "high"],
         4 => &["value", "low", "high"],
@@ -104,13 +104,55 @@ fn row_args(row: &IndexRow) -> (usize, &str, Option<i64>, Vec<Arg<'_>>) {
     (t, param, None, args)
 }
 
-/// Inserts the index rows of several resources: (rid, resource type, rows).
+/// The `patient` column of a resource's token rows ([`search::token_patient`]). Contained
+/// resources' rows (negative rid) carry none: `_has` never counts them as sources.
+fn patient_of(rid: i64, rows: &[IndexRow]) -> Option<&str> {
+    if rid > 0 {
+        search::token_patient(rows)
+    } else {
+        None
+    }
+}
+
+/// [`patient_of`] in SQL, for the token row `idx_token`: what `patient` must hold once the
+/// resource's reference rows are in place (the migration that added the column runs the same).
+const PATIENT_FROM_REFERENCES: &str = "(SELECT CASE WHEN COUNT(DISTINCT r.target_id) > 1 THEN '*' ELSE MAX(r.target_id) END \
+     FROM idx_reference r WHERE r.rid = idx_token.rid AND r.param = 'patient' AND r.target_type = 'Patient')";
+
+/// Recomputes the `patient` column of some resources' token rows from their stored reference
+/// rows: after a reindex that replaced only some parameters' rows, the new token rows were made
+/// without the references, or the `patient` rows changed under the old token rows.
+pub async fn refresh_patients(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
+    for chunk in rids.chunks(ROWS_PER_STATEMENT) {
+        let mut args = Vec::with_capacity(chunk.len());
+        let marks = push_list(&mut args, chunk.iter().filter(|r| **r > 0).map(|r| Arg::Int(*r)));
+        if !args.is_empty() {
+            tx.execute(&format!("UPDATE idx_token SET patient = {PATIENT_FROM_REFERENCES} WHERE rid IN ({marks})"), &args).await?;
+        }
+    }
+    Ok(())
+}
+
+/// [`refresh_patients`] for every resource of some types.
+pub async fn refresh_patients_of_types(tx: &mut Tx, types: &[&str]) -> Result<(), sqlx::Error> {
+    let mut args = Vec::with_capacity(types.len());
+    let of_types = push_list(&mut args, types.iter().map(|t| Arg::Text(t)));
+    tx.execute(&format!("UPDATE idx_token SET patient = {PATIENT_FROM_REFERENCES} WHERE res_type IN ({of_types}) AND rid > 0"), &args).await.map(|_| ())
+}
+
+/// Inserts the index rows of several resources: (rid, resource type, rows). A resource's token
+/// rows take their `patient` from its reference rows among `rows`; a caller passing only some
+/// parameters' rows follows with [`refresh_patients`].
 pub async fn insert(tx: &mut Tx, resources: &[(i64, &str, &[IndexRow])]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
     let mut by_table: [Vec<(i64, &str, &str, Option<i64>, Vec<Arg<'_>>)>; 8] = Default::default();
     for (rid, res_type, rows) in resources {
+        let patient = patient_of(*rid, rows);
         for r in rows.iter() {
-            let (t, param, grp, args) = row_args(r);
+            let (t, param, grp, mut args) = row_args(r);
+            if t == 1 {
+                args.push(Arg::OptText(patient));
+            }
             by_table[t].push((*rid, res_type, param, grp, args));
         }
     }

@@ -379,6 +379,9 @@ async fn replace_rows(tx: &mut Tx, batch: &[Reindexed]) -> Result<(), sqlx::Erro
     }
     let inserts: Vec<(i64, &str, &[search::IndexRow])> = batch.iter().map(|r| (r.rid, r.rt.as_str(), r.rows.as_slice())).collect();
     index_rows::insert(tx, &inserts).await?;
+    // Rows of only some parameters were made without the resource's other rows at hand.
+    let partial: Vec<i64> = batch.iter().filter(|r| !r.row_params.is_empty()).map(|r| r.rid).collect();
+    index_rows::refresh_patients(tx, &partial).await?;
     let redone: Vec<i64> = batch.iter().filter(|r| r.contained.is_some()).map(|r| r.rid).collect();
     contained_rows::delete(tx, &redone).await?;
     let containers: Vec<(i64, &[search::ContainedRows])> = batch.iter().filter_map(|r| Some((r.rid, r.contained.as_deref()?))).filter(|(_, c)| !c.is_empty()).collect();
@@ -393,6 +396,9 @@ async fn delete_rows_of(tx: &mut Tx, removed: &[(String, Vec<String>)]) -> Resul
     }
     for (params, types) in by_params {
         index_rows::delete_params_of_types(tx, &types, params).await?;
+        if params.iter().any(|p| p == "patient") {
+            index_rows::refresh_patients_of_types(tx, &types).await?;
+        }
     }
     Ok(())
 }

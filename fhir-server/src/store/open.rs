@@ -180,6 +180,7 @@ const SEED_STATS: &[(&str, &str, &str)] = &[
     ("idx_text", "idx_text_lookup", "67330 4209 3741"),
     ("idx_text", "idx_text_rid", "67330 1"),
     ("idx_token", "idx_token_code_rid", "634510 39657 6346 9 1 1"),
+    ("idx_token", "idx_token_code_patient", "625840 48141 7632 8 8 4"),
     ("idx_token", "idx_token_rid", "634510 10"),
 ];
 
