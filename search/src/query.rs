@@ -1228,13 +1228,14 @@ fn row_set(f: &Filter, rt: &str) -> Option<Frag> {
     }
 }
 
+/// `SELECT {what} FROM table x` restricted to one parameter of `rt`.
+fn select_of(what: &str, table: &str, rt: &str, param: &str) -> Frag {
+    Frag::default().sql(&format!("SELECT {what} FROM {table} x WHERE x.res_type = ")).text(rt).sql(" AND x.param = ").text(param)
+}
+
 /// `SELECT x.rid FROM table x` restricted to one parameter of `rt`.
 fn rows_of(table: &str, rt: &str, param: &str, distinct: bool) -> Frag {
-    Frag::default()
-        .sql(&format!("SELECT {}x.rid FROM {table} x WHERE x.res_type = ", if distinct { "DISTINCT " } else { "" }))
-        .text(rt)
-        .sql(" AND x.param = ")
-        .text(param)
+    select_of(if distinct { "DISTINCT x.rid" } else { "x.rid" }, table, rt, param)
 }
 
 /// [`rows_of`] further restricted by `cond` on the row `x`.
@@ -1248,24 +1249,16 @@ fn rows_where(table: &str, rt: &str, param: &str, distinct: bool, cond: Frag) ->
 /// 540 to 820 probes). Rows of a source naming several patients hold `*` and are read through
 /// idx_reference as before; contained resources' rows hold none, as they are never sources.
 fn has_patient_token(alias: &str, source: &str, param: &str, cond: Frag) -> Frag {
-    let token_rows = |what: &str| {
-        Frag::default()
-            .sql(&format!("SELECT x.{what} FROM idx_token x WHERE x.res_type = "))
-            .text(source)
-            .sql(" AND x.param = ")
-            .text(param)
-            .sql(" AND (")
-            .append(cond.clone())
-            .sql(")")
-    };
+    let several = crate::SEVERAL_PATIENTS;
     Frag::default()
         .sql(&format!("{alias}.res_id IN ("))
-        .append(token_rows("patient").sql(&format!(" AND x.patient IS NOT NULL AND x.patient <> '{}'", crate::SEVERAL_PATIENTS)))
+        .append(select_of("x.patient", "idx_token", source, param).sql(" AND (").append(cond.clone()).sql(")"))
+        .sql(&format!(" AND x.patient IS NOT NULL AND x.patient <> '{several}'"))
         .sql(" UNION ALL SELECT y.target_id FROM idx_reference y WHERE y.res_type = ")
         .text(source)
         .sql(" AND y.param = 'patient' AND y.target_type = 'Patient' AND y.rid IN (")
-        .append(token_rows("rid").sql(&format!(" AND x.patient = '{}'", crate::SEVERAL_PATIENTS)))
-        .sql("))")
+        .append(rows_where("idx_token", source, param, false, cond))
+        .sql(&format!(" AND x.patient = '{several}'))"))
 }
 
 /// Alternatives of one condition read as a UNION ALL at most (SQLite allows 500 SELECTs in one

@@ -88,8 +88,13 @@ fn row_columns(row: &IndexRow) -> (&'static str, Vec<&'static str>, Vec<A>) {
     }
 }
 
-fn row_insert(row: &IndexRow, rid: i64, rt: &str) -> (String, Vec<A>) {
+/// `patient`: what the store keeps with the resource's token rows ([`search::token_patient`]).
+fn row_insert(row: &IndexRow, rid: i64, rt: &str, patient: Option<&str>) -> (String, Vec<A>) {
     let (table, mut cols, mut args) = row_columns(row);
+    if table == "idx_token" {
+        cols.push("patient");
+        args.push(A::T(patient.map(str::to_string)));
+    }
     let mut all = vec!["rid", "res_type", "param"];
     all.append(&mut cols);
     let mut head = vec![A::I(rid), t(rt), t(row.param())];
@@ -139,16 +144,9 @@ macro_rules! seed {
         let mut tx = $pool.begin().await.unwrap();
         for (rt, id, lu, rows) in corpus() {
             let rid: i64 = sqlx::query(RESOURCE_INSERT).bind(&rt).bind(&id).bind(lu).fetch_one(&mut *tx).await.unwrap().get(0);
-            let patient = search::token_patient(&rows).map(str::to_string);
+            let patient = search::token_patient(&rows);
             for row in &rows {
-                let (mut sql, mut args) = row_insert(row, rid, &rt);
-                if row.table() == "idx_token" {
-                    // The column the store fills from the resource's own `patient` references.
-                    sql = sql.replacen(") VALUES (", ", patient) VALUES (", 1);
-                    let close = sql.rfind(')').unwrap();
-                    sql.insert_str(close, &format!(", ${}", args.len() + 1));
-                    args.push(A::T(patient.clone()));
-                }
+                let (sql, args) = row_insert(row, rid, &rt, patient);
                 bind_all!(sqlx::query(&sql), args).execute(&mut *tx).await.unwrap();
             }
         }

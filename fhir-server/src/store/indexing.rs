@@ -379,8 +379,14 @@ async fn replace_rows(tx: &mut Tx, batch: &[Reindexed]) -> Result<(), sqlx::Erro
     }
     let inserts: Vec<(i64, &str, &[search::IndexRow])> = batch.iter().map(|r| (r.rid, r.rt.as_str(), r.rows.as_slice())).collect();
     index_rows::insert(tx, &inserts).await?;
-    // Rows of only some parameters were made without the resource's other rows at hand.
-    let partial: Vec<i64> = batch.iter().filter(|r| !r.row_params.is_empty()).map(|r| r.rid).collect();
+    // Rows of only some parameters were made without the resource's other rows at hand: token
+    // rows so made, and token rows whose resource's `patient` rows were replaced, need the column.
+    let partial: Vec<i64> = batch
+        .iter()
+        .filter(|r| !r.row_params.is_empty())
+        .filter(|r| r.row_params.iter().any(|p| p == "patient") || r.rows.iter().any(|row| row.table() == "idx_token"))
+        .map(|r| r.rid)
+        .collect();
     index_rows::refresh_patients(tx, &partial).await?;
     let redone: Vec<i64> = batch.iter().filter(|r| r.contained.is_some()).map(|r| r.rid).collect();
     contained_rows::delete(tx, &redone).await?;
