@@ -4,7 +4,7 @@
 //! cursor (the keys and rid of a boundary row) marks a position that survives concurrent writes.
 
 use super::db::{push_list, Arg};
-use super::{Backend, Store};
+use super::Store;
 use base64::Engine as _;
 use search::{KeyKind, SortKey};
 use serde::{Deserialize, Serialize};
@@ -123,10 +123,11 @@ impl Store {
     /// Up to `limit` matches of a search (`filter` includes the type condition, binds from `$1`) from `cursor` on (or the start), in page order
     /// (a backward page is returned in page order too, not reversed).
     /// `source` is the same match set read from index rows alone ([`search::rid_source`]), when
-    /// the search has one: on SQLite, without `_sort`, the page then stops at its end inside that
-    /// statement instead of after SQLite built the whole `rid IN (...)` list. PostgreSQL keeps the
-    /// IN form, which it already cuts at the page's end: given the LIMIT inside, it may walk a rid
-    /// index and filter every row (Q11 `kg` at x10: 2.7 -> 9.3 ms). docs/performance.md, "Search".
+    /// the search has one: without `_sort`, the page then stops at its end inside that statement,
+    /// instead of after SQLite built the whole `rid IN (...)` list, and PostgreSQL plans a
+    /// statement without the `resource` row each match was checked against (planning is most of
+    /// its cost: the benchmark's statements at x10 took 17% less time to plan and run this way).
+    /// docs/performance.md, "Search" and "Ninth round".
     pub async fn search_page(
         &self,
         filter: &search::SqlFilter,
@@ -136,7 +137,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<PageRow>, sqlx::Error> {
         let forward = cursor.map_or(true, |c| c.forward);
-        if let (Some(source), true, Backend::Sqlite) = (source, sort.is_empty(), self.backend()) {
+        if let (Some(source), true) = (source, sort.is_empty()) {
             return self.rid_page(source, cursor, forward, limit).await;
         }
         let mut args = super::filter_args(&filter.args);
