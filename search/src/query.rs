@@ -1223,23 +1223,26 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<SqlFilter> {
 }
 
 /// The rids of the index rows a positive row condition selects: a plain SELECT, so that it can be
-/// flattened into a join; several alternatives are read as a UNION ALL ([`alts_union`]).
+/// flattened into a join.
 fn row_set(f: &Filter, rt: &str) -> Option<Frag> {
     match &f.cond {
-        Cond::Rows { table, negate: false, alts } if alts.len() > 1 && alts.len() <= UNION_MAX => Some(alts_union(table, rt, &f.param, alts, "")),
-        Cond::Rows { table, negate: false, alts } => Some(rows_where(table, rt, &f.param, false, Frag::join(alts.clone(), " OR "))),
+        Cond::Rows { table, negate: false, alts } => Some(alts_rows(table, rt, &f.param, alts, false)),
         _ => None,
     }
 }
 
-/// `SELECT {distinct}u.rid FROM (alt1 UNION ALL alt2 ...) u`: one index scan per alternative
-/// (a quantity's canonical and as-written forms, `code=a,b`). As one OR, PostgreSQL answers with
-/// a bitmap scan, which cannot be index-only and visits the table row of every match (Q11 at
-/// x10, 2,160 mg/dL values: 1,396 table pages, 2.2 ms; as a UNION ALL 1.0 ms), and SQLite with a
-/// MULTI-INDEX OR that reads every match's table row too (Q11 `cm` at x10: 5.3 ms; 0.3 ms).
-fn alts_union(table: &str, rt: &str, param: &str, alts: &[Frag], distinct: &str) -> Frag {
+/// The rids of one parameter's index rows that match any of `alts`. Several alternatives (a
+/// quantity's canonical and as-written forms, `code=a,b`) are read one index scan each, as
+/// `SELECT u.rid FROM (alt1 UNION ALL alt2 ...) u`: as one OR, PostgreSQL answers with a bitmap
+/// scan, which cannot be index-only and visits the table row of every match (Q11 at x10, 2,160
+/// mg/dL values: 1,396 table pages, 2.2 ms; as a UNION ALL 1.0 ms), and SQLite with a MULTI-INDEX
+/// OR that reads every match's table row too (Q11 `cm` at x10: 5.3 ms; 0.3 ms).
+fn alts_rows(table: &str, rt: &str, param: &str, alts: &[Frag], distinct: bool) -> Frag {
+    if alts.len() < 2 || alts.len() > UNION_MAX {
+        return rows_where(table, rt, param, distinct, Frag::join(alts.to_vec(), " OR "));
+    }
     // Not Frag::join: SQLite refuses a parenthesized SELECT in a compound one.
-    let mut q = Frag::default().sql(&format!("SELECT {distinct}u.rid FROM ("));
+    let mut q = Frag::default().sql(&format!("SELECT {}u.rid FROM (", if distinct { "DISTINCT " } else { "" }));
     for (i, a) in alts.iter().enumerate() {
         q = q.sql(if i > 0 { " UNION ALL " } else { "" }).append(rows_where(table, rt, param, false, a.clone()));
     }
@@ -1316,15 +1319,12 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
             };
             Frag::join(alts.iter().map(|c| one(c)).collect(), " OR ")
         }
-        Cond::Rows { table, negate, alts } if alts.len() > 1 && alts.len() <= UNION_MAX => Frag::default()
-            .sql(&format!("{alias}.rid {}IN (", if *negate { "NOT " } else { "" }))
-            .append(alts_union(table, rt, &f.param, alts, "DISTINCT "))
-            .sql(")"),
         // DISTINCT: PostgreSQL then reads the rids in index order and stops at the page's end; a
         // plain IN makes it look up every match in `resource` before sorting (Q07: 0.6 vs 11 ms).
+        // A NOT IN needs no DISTINCT.
         Cond::Rows { table, negate, alts } => Frag::default()
             .sql(&format!("{alias}.rid {}IN (", if *negate { "NOT " } else { "" }))
-            .append(rows_where(table, rt, &f.param, !*negate, Frag::join(alts.clone(), " OR ")))
+            .append(alts_rows(table, rt, &f.param, alts, !*negate))
             .sql(")"),
         Cond::Chain { targets } => {
             let inner = format!("r{depth}");
@@ -1413,6 +1413,9 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
         Cond::All(filters) => conjunction(filters, rt, alias, depth),
         Cond::Not(inner) => Frag::default().sql("NOT (").append(render(inner, rt, alias, depth)).sql(")"),
         Cond::Has { source, reference, inner: filter } => {
+            if let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&filter.cond, reference.as_str(), rt) {
+                return has_patient_token(alias, source, &filter.param, Frag::join(alts.clone(), " OR "));
+            }
             let inner = format!("r{depth}");
             let refs = Frag::default()
                 .sql(&format!("{alias}.res_id IN (SELECT x.target_id FROM idx_reference x WHERE x.res_type = "))
@@ -1421,9 +1424,6 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
                 .text(reference.clone())
                 .sql(" AND x.target_type = ")
                 .text(rt);
-            if let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&filter.cond, reference.as_str(), rt) {
-                return has_patient_token(alias, source, &filter.param, Frag::join(alts.clone(), " OR "));
-            }
             if let Cond::Rows { negate: false, .. } = &filter.cond {
                 // Relies on the store's rule that index rows exist only for current, non-deleted
                 // resources (they are deleted on update and delete) and that a contained resource's

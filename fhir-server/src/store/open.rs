@@ -20,7 +20,11 @@ const PG_CONNECTIONS: u32 = 16;
 /// Settings of every PostgreSQL connection. Search statements are prepared once and reused; a
 /// generic plan ignores the values and, for `category=vital-signs&patient=X`, scans every vital
 /// sign (130 ms) where the plan for the actual values starts from the patient (1.2 ms), so every
-/// execution is planned for its values. docs/performance.md, "Search".
+/// execution is planned for its values (docs/performance.md, "Search"). Planning is then the
+/// largest single cost of a search (46% of PostgreSQL's CPU in the mixed benchmark at x10, perf),
+/// so parallel paths, which no page statement used and a pooled server does not want (it serves
+/// requests side by side), are not considered: 10% less planning for the benchmark's statements
+/// at x10 (docs/performance.md, "Ninth round").
 const PG_SESSION: &[&str] = &["SET plan_cache_mode = force_custom_plan", "SET max_parallel_workers_per_gather = 0"];
 
 /// Page cache of each SQLite connection, in KiB.
@@ -57,11 +61,6 @@ pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Poo
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.unwrap_or(PG_CONNECTIONS))
             .test_before_acquire(false)
-            // Planning is then the largest single cost of a search (46% of PostgreSQL's CPU in the
-            // mixed benchmark at x10, perf); parallel paths for the larger index tables are not
-            // considered (10% of the planning of the benchmark's statements at x10), as no page
-            // statement used them and a pooled server serves requests side by side anyway.
-            // docs/performance.md, "Ninth round".
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     for setting in PG_SESSION {
