@@ -1166,6 +1166,10 @@ fn table(c: &Corpus) -> Vec<Case> {
     t.m("token", "gender-code", "Patient?gender=female".into(), "Patient", |r| tok_any(&codes(r, "gender", Some(GENDER)), "female"));
     t.m("token", "gender-system-code", format!("Patient?gender={GENDER}|male"), "Patient", |r| tok_any(&codes(r, "gender", Some(GENDER)), &format!("{GENDER}|male")));
     t.m("token", "gender-not", "Patient?gender:not=male".into(), "Patient", |r| !tok_any(&codes(r, "gender", Some(GENDER)), "male"));
+    t.m("token", "gender-not-either", "Patient?gender:not=male,other".into(), "Patient", |r| {
+        let g = codes(r, "gender", Some(GENDER));
+        !tok_any(&g, "male") && !tok_any(&g, "other")
+    });
     t.m("token", "gender-missing", "Patient?gender:missing=true".into(), "Patient", |r| codes(r, "gender", None).is_empty());
     let ident = |r: &Res, sys: &str| idents(&r.json, "identifier").into_iter().find(|i| i.system == Some(sys)).and_then(|i| i.code).unwrap().to_string();
     let ssn5 = ident(p(5), "http://hl7.org/fhir/sid/us-ssn");
