@@ -5,18 +5,24 @@
 #   bench/search-ab.sh OUT BACKEND OLD_BINARY [rounds] [seconds] [connections]
 #   OUT      the results folder of that run (url-<backend>-x1.txt, url-<backend>-x<N>.txt, queries-<backend>.tsv)
 #   BACKEND  sqlite or postgres
-# The new server is ./target/release/fhir-server. Prints each run (req/s, p50, p99, CPU ms of the
+# The new server is ./target/release/fhir-server (NEW_BINARY to change it); NEW_OUT: another results
+# folder whose databases the new server serves (the same binary on two layouts of the data). Prints each run (req/s, p50, p99, CPU ms of the
 # whole machine per request) and the medians, and the p50 xN/x1 ratio of each round per server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$1; BACKEND=$2; OLD=$3; ROUNDS=${4:-5}; DUR=${5:-6}; CONN=${6:-32}
 X1=$(cat "$OUT/url-$BACKEND-x1.txt")
-XN=$(cat "$(ls "$OUT"/url-"$BACKEND"-x*.txt | grep -v -- '-x1.txt' | head -1)")
+xn_url() { cat "$(ls "$1"/url-"$BACKEND"-x*.txt | grep -v -- '-x1.txt' | head -1)"; }
+XN=$(xn_url "$OUT")
+NEW_OUT=${NEW_OUT:-$OUT}
+NEW_X1=$(cat "$NEW_OUT/url-$BACKEND-x1.txt")
+NEW_XN=$(xn_url "$NEW_OUT")
 declare -A PIDS
 trap 'kill ${PIDS[@]} 2>/dev/null || true' EXIT
 port=18401
-for srv in "old:$OLD" "new:./target/release/fhir-server"; do
-    for size in "x1:$X1" "xN:$XN"; do
+for srv in "old:$OLD" "new:${NEW_BINARY:-./target/release/fhir-server}"; do
+    if [ "${srv%%:*}" = old ]; then sizes=("x1:$X1" "xN:$XN"); else sizes=("x1:$NEW_X1" "xN:$NEW_XN"); fi
+    for size in "${sizes[@]}"; do
         "${srv#*:}" --listen 127.0.0.1:$port --database-url "${size#*:}" > "$OUT/ab-${srv%%:*}-${size%%:*}.log" 2>&1 &
         PIDS["${srv%%:*}-${size%%:*}"]=$!
         for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.2; done

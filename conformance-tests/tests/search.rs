@@ -270,6 +270,19 @@ async fn sort_orders_and_pages(f: &Fhir) {
         back.splice(0..0, match_ids(&page));
     }
     assert_eq!(back, alive[..2].to_vec());
+    // The same through a condition on the resource row itself (`_id`), which is not index-row
+    // only: pages in creation order both ways, whatever order the ids are given in.
+    let mut ids_given = alive.clone();
+    ids_given.reverse();
+    let mut page = f.get(&format!("Patient?_id={}&_count=3", ids_given.join(","))).await.expect(200).json();
+    let mut seen = match_ids(&page);
+    while let Some(next) = link(&page, "next") {
+        page = f.get(&next).await.expect(200).json();
+        seen.extend(match_ids(&page));
+    }
+    assert_eq!(seen, alive, "unsorted _id pages on {}", f.backend);
+    let prev = link(&page, "previous").expect("a previous page");
+    assert_eq!(match_ids(&f.get(&prev).await.expect(200).json()), alive[..3].to_vec(), "back from the last _id page on {}", f.backend);
 
     // A repeating element sorts by its lowest value ascending and its highest descending.
     let sys2 = format!("urn:sort2:{tag}");

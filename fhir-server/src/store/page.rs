@@ -159,16 +159,21 @@ impl Store {
             .chain([format!("s.rid {}", if forward { "ASC" } else { "DESC" })])
             .collect();
         args.push(Arg::Int(limit));
+        // In rid order the page is put in order here rather than by an ORDER BY outside, which
+        // SQLite would run as a sort of the joined rows, resources' text and all ([`Store::rid_page`]).
+        let outer_order = if sort.is_empty() { String::new() } else { format!(" ORDER BY {}", order.join(", ")) };
         let sql = format!(
             "SELECT t.rid, t.res_type, t.res_id, {content}{keys} FROM (SELECT s.* FROM ({inner}) s WHERE {after} ORDER BY {order} LIMIT ${n}) s \
-             JOIN resource t ON t.rid = s.rid ORDER BY {order}",
+             JOIN resource t ON t.rid = s.rid{outer_order}",
             content = self.backend().json_col("t."),
             keys = key_cols.iter().map(|c| format!(", s.{c}")).collect::<String>(),
             order = order.join(", "),
             n = args.len(),
         );
         let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
-        if !forward {
+        if sort.is_empty() {
+            rows.sort_unstable_by_key(|r| r.rid);
+        } else if !forward {
             rows.reverse();
         }
         Ok(rows)
@@ -187,11 +192,12 @@ impl Store {
         args.push(Arg::Int(limit));
         let dir = if forward { "ASC" } else { "DESC" };
         // `NOT t.deleted` only restates the index rows' rule, at the cost of a look-up done anyway.
-        sql.push_str(&format!(" ORDER BY s1.rid {dir} LIMIT ${}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted ORDER BY s.rid {dir}", args.len()));
+        // No ORDER BY outside: SQLite would sort the joined rows, copying every resource's text
+        // into its sorter (a page of 50 Patients is 170 kB); the page is put in order here instead
+        // (ascending both ways: a backward page is read in descending order up to the cursor).
+        sql.push_str(&format!(" ORDER BY s1.rid {dir} LIMIT ${}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted", args.len()));
         let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
-        if !forward {
-            rows.reverse();
-        }
+        rows.sort_unstable_by_key(|r| r.rid);
         Ok(rows)
     }
 }
