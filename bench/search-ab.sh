@@ -11,21 +11,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$1; BACKEND=$2; OLD=$3; ROUNDS=${4:-5}; DUR=${5:-6}; CONN=${6:-32}
-X1=$(cat "$OUT/url-$BACKEND-x1.txt")
-xn_url() { cat "$(ls "$1"/url-"$BACKEND"-x*.txt | grep -v -- '-x1.txt' | head -1)"; }
-XN=$(xn_url "$OUT")
+source bench/server.sh
 NEW_OUT=${NEW_OUT:-$OUT}
-NEW_X1=$(cat "$NEW_OUT/url-$BACKEND-x1.txt")
-NEW_XN=$(xn_url "$NEW_OUT")
 declare -A PIDS
 trap 'kill ${PIDS[@]} 2>/dev/null || true' EXIT
 port=18401
-for srv in "old:$OLD" "new:${NEW_BINARY:-./target/release/fhir-server}"; do
-    if [ "${srv%%:*}" = old ]; then sizes=("x1:$X1" "xN:$XN"); else sizes=("x1:$NEW_X1" "xN:$NEW_XN"); fi
-    for size in "${sizes[@]}"; do
-        "${srv#*:}" --listen 127.0.0.1:$port --database-url "${size#*:}" > "$OUT/ab-${srv%%:*}-${size%%:*}.log" 2>&1 &
-        PIDS["${srv%%:*}-${size%%:*}"]=$!
-        for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.2; done
+for srv in "old:$OLD:$OUT" "new:${NEW_BINARY:-./target/release/fhir-server}:$NEW_OUT"; do
+    IFS=: read -r name binary data <<< "$srv"
+    for size in x1 xN; do
+        start_server "$(kept_url "$data" "$BACKEND" $size)" $port "$OUT/ab-$name-$size.log" "$binary"
+        PIDS["$name-$size"]=$SERVER
         port=$((port + 1))
     done
 done

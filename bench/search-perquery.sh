@@ -8,16 +8,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$1; BACKEND=$2; DUR=${3:-2}; CONN=${4:-32}
-X1=$(cat "$OUT/url-$BACKEND-x1.txt")
-XN=$(cat "$(ls "$OUT"/url-"$BACKEND"-x*.txt | grep -v -- '-x1.txt' | head -1)")
+source bench/server.sh
 QUERIES="$OUT/queries-$BACKEND.tsv"
 PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 port=18421
-for url in "$X1" "$XN"; do
-    ./target/release/fhir-server --listen 127.0.0.1:$port --database-url "$url" > "$OUT/perquery-$port.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && break; sleep 0.2; done
+for size in x1 xN; do
+    start_server "$(kept_url "$OUT" "$BACKEND" $size)" $port "$OUT/perquery-$size.log"
+    PIDS+=("$SERVER")
     port=$((port + 1))
 done
 rps() { QUERIES_FILE=$1 wrk -t2 -c"$CONN" -d"${DUR}s" -s bench/search.lua "http://127.0.0.1:$2" | awk '/Requests\/sec/ {printf "%d", $2}'; }

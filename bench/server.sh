@@ -1,9 +1,10 @@
 # Sourced by the benchmark scripts: start/stop target/release/fhir-server on $PORT, logging to
-# $WORK/server.log, and make a database URL per backend (a fresh PostgreSQL database each time).
+# $WORK/server.log, make a database URL per backend (a fresh PostgreSQL database each time), and
+# read the database URLs a `KEEP_DATA=1 bench/search.sh` run kept.
 
-start_server() { # $1 = database url, $2 = port ($PORT), $3 = log file ($WORK/server.log); sets SERVER
-    local port=${2:-$PORT} log=${3:-$WORK/server.log}
-    ./target/release/fhir-server --listen 127.0.0.1:$port --database-url "$1" > "$log" 2>&1 &
+start_server() { # $1 = database url, $2 = port ($PORT), $3 = log file ($WORK/server.log), $4 = binary; sets SERVER
+    local port=${2:-$PORT} log=${3:-$WORK/server.log} binary=${4:-./target/release/fhir-server}
+    "$binary" --listen 127.0.0.1:$port --database-url "$1" > "$log" 2>&1 &
     SERVER=$!
     for _ in $(seq 1 100); do curl -sf http://127.0.0.1:$port/health/ready >/dev/null && return; sleep 0.2; done
     echo "server did not start"; cat "$log"; exit 1
@@ -42,4 +43,8 @@ wrk_accounted() { # $1 = PostgreSQL database name or "", then wrk arguments
         split(w, x, " "); wrk = (x[1] + x[2]) * 100;
         printf "   CPU over %.1f s (2 cores = %.0f s): server+database %.1f s, wrk %.1f s, other processes %.1f s\n",
             s, 2 * s, o / 100, wrk / 100, (b - o - wrk) / 100 }'
+}
+
+kept_url() { # $1 = results folder of a KEEP_DATA=1 bench/search.sh run, $2 = backend, $3 = x1 or xN
+    if [ "$3" = x1 ]; then cat "$1/url-$2-x1.txt"; else cat "$(ls "$1"/url-"$2"-x*.txt | grep -v -- '-x1.txt' | head -1)"; fi
 }
