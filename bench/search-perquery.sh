@@ -4,7 +4,7 @@
 # alternated query by query. The mix's xN/x1 ratio is the sum of these costs, so the lines with
 # the largest growth are where the ratio comes from. Usage:
 #   bench/search-perquery.sh OUT BACKEND [seconds] [connections]
-# Prints req/s and microseconds of the (2-core) machine per request, at each size, and the growth.
+# BINARY: the server to run (./target/release/fhir-server). Prints req/s and microseconds of the (2-core) machine per request, at each size, and the growth.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$1; BACKEND=$2; DUR=${3:-2}; CONN=${4:-32}
@@ -14,7 +14,7 @@ PIDS=()
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' EXIT
 port=18421
 for size in x1 xN; do
-    start_server "$(kept_url "$OUT" "$BACKEND" $size)" $port "$OUT/perquery-$size.log"
+    start_server "$(kept_url "$OUT" "$BACKEND" $size)" $port "$OUT/perquery-$size.log" "${BINARY:-./target/release/fhir-server}"
     PIDS+=("$SERVER")
     port=$((port + 1))
 done

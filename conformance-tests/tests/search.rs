@@ -687,6 +687,59 @@ async fn has_patient_names_every_patient_of_a_source(f: &Fhir) {
     assert_eq!(found(q.clone()).await, [ps[2].clone()], "a contained Observation is no source");
 }
 
+/// `_has:Observation:patient:` on a token pages through the Patients in creation order, from the
+/// Patient's rid kept in the token rows: a Patient deleted since is left out and the page reads
+/// on past it, a Patient written after its Observations is found by id, and so is each of the
+/// several patients of an Appointment.
+async fn has_patient_pages_in_creation_order(f: &Fhir) {
+    let sys = format!("urn:has-pages:{}", unique());
+    let obs = |p: &str| json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys, "code": "c"}]}, "subject": {"reference": format!("Patient/{p}")}});
+    let mut ps = Vec::new();
+    for gender in ["male", "male", "male", "female"] {
+        ps.push(f.create(&json!({"resourceType": "Patient", "gender": gender})).await["id"].as_str().unwrap().to_string());
+    }
+    // Two Observations each, the later Patients' first, so that neither the Observations' order
+    // nor the ids' is the Patients'.
+    for p in ps.iter().rev().chain(ps.iter()) {
+        f.create(&obs(p)).await;
+    }
+    let late = format!("late-{}", unique());
+    f.create(&obs(&late)).await;
+    f.put(&format!("Patient/{late}"), &json!({"resourceType": "Patient", "id": late, "gender": "male"})).await.expect(201);
+    f.delete(&format!("Patient/{}", ps[1])).await.expect(204);
+    let actor = |p: &str| json!({"actor": {"reference": format!("Patient/{p}")}, "status": "accepted"});
+    f.create(&json!({"resourceType": "Appointment", "status": "booked", "serviceType": [{"coding": [{"system": sys, "code": "two"}]}],
+        "participant": [actor(&ps[3]), actor(&ps[0])]}))
+        .await;
+    let walk = |q: String| async move {
+        let mut page = f.get(&q).await.expect(200).json();
+        let mut pages = vec![match_ids(&page)];
+        while let Some(next) = link(&page, "next") {
+            page = f.get(&next).await.expect(200).json();
+            pages.push(match_ids(&page));
+        }
+        let mut back = Vec::new();
+        while let Some(prev) = link(&page, "previous") {
+            page = f.get(&prev).await.expect(200).json();
+            back.push(match_ids(&page));
+        }
+        (pages, back)
+    };
+    let one = |p: &String| vec![p.clone()];
+    let (pages, back) = walk(format!("Patient?_has:Observation:patient:code={sys}|c&_count=1")).await;
+    assert_eq!(pages, [one(&ps[0]), one(&ps[2]), one(&ps[3]), one(&late)], "forward on {}", f.backend);
+    assert_eq!(back, [one(&ps[3]), one(&ps[2]), one(&ps[0])], "back on {}", f.backend);
+    let (pages, _) = walk(format!("Patient?_has:Observation:patient:code={sys}|c&_count=2")).await;
+    assert_eq!(pages, [vec![ps[0].clone(), ps[2].clone()], vec![ps[3].clone(), late.clone()]], "pages of two on {}", f.backend);
+    let (pages, _) = walk(format!("Patient?_has:Appointment:patient:service-type={sys}|two&_count=1")).await;
+    assert_eq!(pages, [one(&ps[0]), one(&ps[3])], "an Appointment's patients on {}", f.backend);
+    // With another index condition (a join of the two), and with a condition on the resource row.
+    let got = match_ids(&f.get(&format!("Patient?_has:Observation:patient:code={sys}|c&gender=male")).await.expect(200).json());
+    assert_eq!(got, [ps[0].clone(), ps[2].clone(), late.clone()], "with gender on {}", f.backend);
+    let got = match_ids(&f.get(&format!("Patient?_has:Observation:patient:code={sys}|c&_id={},{},{late}", ps[1], ps[2])).await.expect(200).json());
+    assert_eq!(got, [ps[2].clone(), late.clone()], "with _id on {}", f.backend);
+}
+
 async fn contained_resources(f: &Fhir) {
     let sys = format!("urn:med:{}", unique());
     let med = |id: &str, code: &str| json!({"resourceType": "Medication", "id": id, "code": {"coding": [{"system": sys, "code": code}]}});
@@ -746,4 +799,4 @@ fn form_urlencoded_value(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-both_backends!(has_follows_current_versions, has_patient_names_every_patient_of_a_source, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+both_backends!(has_follows_current_versions, has_patient_names_every_patient_of_a_source, has_patient_pages_in_creation_order, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

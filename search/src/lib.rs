@@ -16,7 +16,7 @@ mod near;
 mod query;
 mod sort;
 
-pub use query::{contained_matches_sql, contained_sql, rid_source, scoped_sql, ContainedMode, Filter, Query, Reach, SearchError, SqlArg, SqlFilter};
+pub use query::{contained_matches_sql, contained_sql, rid_source, scoped_sql, RidSource, ContainedMode, Filter, Query, Reach, SearchError, SqlArg, SqlFilter};
 pub use sort::{KeyKind, SortKey};
 
 use serde_json::Value;

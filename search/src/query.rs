@@ -1199,17 +1199,21 @@ fn rows_join(sets: Vec<Frag>) -> Frag {
     joined
 }
 
-/// The matches of a one-type search read from its index rows alone, as `SELECT DISTINCT s1.rid
-/// FROM ... WHERE s1.rid > 0` (binds from `$1`; a caller may append `AND s1.rid > ...`, an ORDER
-/// BY and a LIMIT), when every filter is a positive index-row condition; None otherwise. Index
-/// rows exist only for current, non-deleted resources (a contained resource's rows carry a
-/// negative rid), so a page can take its LIMIT inside this statement and stop at the page's end:
-/// as a condition on `resource`, SQLite builds the whole match list first (Q08 at x10, 2,540
-/// matches of a code probed for a date: 7 ms instead of 0.8 ms). docs/performance.md, "Search".
-pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<SqlFilter> {
+/// The matches of a one-type search read from its index rows alone, when every filter is a
+/// positive index-row condition (None otherwise), for a page to take its LIMIT inside the
+/// statement that finds them ([`RidSource::page`]). Index rows exist only for current,
+/// non-deleted resources (a contained resource's rows carry a negative rid); as a condition on
+/// `resource`, SQLite builds the whole match list first (Q08 at x10, 2,540 matches of a code
+/// probed for a date: 7 ms instead of 0.8 ms). docs/performance.md, "Search".
+pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     let [q] = queries else { return None };
     if mode != ContainedMode::Stored || q.filters.is_empty() {
         return None;
+    }
+    if let [f] = q.filters.as_slice() {
+        if let Some(arms) = has_patient_token(f, &q.resource_type) {
+            return Some(RidSource { arms, may_name_deleted: true });
+        }
     }
     // References first: SQLite plans from averages (the query planner stability guarantee) and
     // favours the first set, whose rid order the page needs; a reference names particular
@@ -1219,7 +1223,35 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<SqlFilter> {
     let mut filters: Vec<&Filter> = q.filters.iter().collect();
     filters.sort_by_key(|f| !matches!(&f.cond, Cond::Rows { table, .. } if *table == "idx_reference"));
     let sets: Option<Vec<Frag>> = filters.into_iter().map(|f| row_set(f, &q.resource_type)).collect();
-    Some(rows_join(sets?).sql(" WHERE s1.rid > 0").render(1))
+    let may_name_deleted = q.filters.iter().any(|f| has_patient_token(f, &q.resource_type).is_some());
+    Some(RidSource { arms: vec![(rows_join(sets?).sql(" WHERE s1.rid > 0"), "s1.rid")], may_name_deleted })
+}
+
+/// A search's matches as rids from index rows alone ([`rid_source`]): SELECTs whose union is the
+/// match set, each with the expression its rid is selected as.
+#[derive(Debug, Clone)]
+pub struct RidSource {
+    arms: Vec<(Frag, &'static str)>,
+    /// Whether a rid may be of a deleted resource (a `_has` Patient's rid is kept in the token
+    /// rows of resources that name it), which the page must then leave out.
+    pub may_name_deleted: bool,
+}
+
+impl RidSource {
+    /// The statement selecting up to `limit` match rids (column `rid`) after (`forward`) or
+    /// before `from`, nearest first. Several arms are one `UNION ... ORDER BY 1 LIMIT n`, which
+    /// SQLite runs as a merge of the arms, each read in rid order from its index, so that the
+    /// statement stops at the page's end. Binds from `$1`.
+    pub fn page(&self, from: Option<i64>, forward: bool, limit: i64) -> SqlFilter {
+        let mut q = Frag::default();
+        for (i, (arm, rid)) in self.arms.iter().enumerate() {
+            q = q.sql(if i > 0 { " UNION " } else { "" }).append(arm.clone());
+            if let Some(from) = from {
+                q = q.sql(&format!(" AND {rid} {} ", if forward { ">" } else { "<" })).int(from);
+            }
+        }
+        q.sql(&format!(" ORDER BY 1 {} LIMIT ", if forward { "ASC" } else { "DESC" })).int(limit).render(1)
+    }
 }
 
 /// The rids of the index rows a positive row condition selects: a plain SELECT, so that it can be
@@ -1227,8 +1259,17 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<SqlFilter> {
 fn row_set(f: &Filter, rt: &str) -> Option<Frag> {
     match &f.cond {
         Cond::Rows { table, negate: false, alts } => Some(alts_rows(table, rt, &f.param, alts, false)),
-        _ => None,
+        _ => has_patient_token(f, rt).map(union_all),
     }
+}
+
+/// SELECTs as one `UNION ALL` (a row set for a join or an IN).
+fn union_all(arms: Vec<(Frag, &'static str)>) -> Frag {
+    let mut q = Frag::default();
+    for (i, (arm, _)) in arms.into_iter().enumerate() {
+        q = q.sql(if i > 0 { " UNION ALL " } else { "" }).append(arm);
+    }
+    q
 }
 
 /// The rids of one parameter's index rows that match any of `alts`. Several alternatives (a
@@ -1264,22 +1305,34 @@ fn rows_where(table: &str, rt: &str, param: &str, distinct: bool, cond: Frag) ->
     rows_of(table, rt, param, distinct).sql(" AND (").append(cond).sql(")")
 }
 
-/// `Patient?_has:{source}:patient:{param}=...` on a token: the patients come from the token rows'
-/// own `patient` column (the Patient the source's `patient` parameter names), read from the
-/// code's index entries, instead of from one idx_reference probe per matching source (Q20 at x10:
-/// 540 to 820 probes). Rows of a source naming several patients hold `*` and are read through
-/// idx_reference as before; contained resources' rows hold none, as they are never sources.
-fn has_patient_token(alias: &str, source: &str, param: &str, cond: Frag) -> Frag {
+/// `Patient?_has:{source}:patient:{param}=...` on a token, as the Patients' rids (with the
+/// expression each arm selects its rid as), when `f` is one: they come from the token rows'
+/// own `patient_rid` column (the rid of the Patient the source's `patient` parameter names),
+/// read from the code's index entries in rid order, instead of from one idx_reference probe per
+/// matching source (Q20 at x10: 540 to 820) and one look-up by id per patient (300) to order
+/// them. Rows without it (a source naming several patients holds `*` and is read through
+/// idx_reference; a Patient written after the row is read by id) come from a second arm.
+/// Contained resources' rows hold no patient, as they are never sources. A Patient's rid stays
+/// in the rows after it is deleted: the first arm may name deleted Patients.
+fn has_patient_token(f: &Filter, rt: &str) -> Option<Vec<(Frag, &'static str)>> {
+    let Cond::Has { source, reference, inner } = &f.cond else { return None };
+    let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&inner.cond, reference.as_str(), rt) else { return None };
+    let (param, cond) = (&inner.param, Frag::join(alts.clone(), " OR "));
     let several = crate::SEVERAL_PATIENTS;
-    Frag::default()
-        .sql(&format!("{alias}.res_id IN ("))
-        .append(select_of("x.patient", "idx_token", source, param).sql(" AND (").append(cond.clone()).sql(")"))
-        .sql(&format!(" AND x.patient IS NOT NULL AND x.patient <> '{several}'"))
+    let of_code = |what: &str| select_of(what, "idx_token", source, param).sql(" AND (").append(cond.clone()).sql(")");
+    let known = of_code("x.patient_rid AS rid").sql(" AND x.patient IS NOT NULL AND x.patient_rid IS NOT NULL");
+    let by_id = Frag::default()
+        .sql("SELECT p.rid FROM resource p WHERE p.res_type = ")
+        .text(rt)
+        .sql(" AND NOT p.deleted AND p.res_id IN (")
+        .append(of_code("x.patient"))
+        .sql(&format!(" AND x.patient IS NOT NULL AND x.patient_rid IS NULL AND x.patient <> '{several}'"))
         .sql(" UNION ALL SELECT y.target_id FROM idx_reference y WHERE y.res_type = ")
-        .text(source)
+        .text(source.clone())
         .sql(" AND y.param = 'patient' AND y.target_type = 'Patient' AND y.rid IN (")
-        .append(rows_where("idx_token", source, param, false, cond))
-        .sql(&format!(" AND x.patient = '{several}'))"))
+        .append(of_code("x.rid"))
+        .sql(&format!(" AND x.patient IS NOT NULL AND x.patient_rid IS NULL AND x.patient = '{several}'))"));
+    Some(vec![(known, "x.patient_rid"), (by_id, "p.rid")])
 }
 
 /// Alternatives of one condition read as a UNION ALL at most (SQLite allows 500 SELECTs in one
@@ -1413,8 +1466,8 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
         Cond::All(filters) => conjunction(filters, rt, alias, depth),
         Cond::Not(inner) => Frag::default().sql("NOT (").append(render(inner, rt, alias, depth)).sql(")"),
         Cond::Has { source, reference, inner: filter } => {
-            if let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&filter.cond, reference.as_str(), rt) {
-                return has_patient_token(alias, source, &filter.param, Frag::join(alts.clone(), " OR "));
+            if let Some(arms) = has_patient_token(f, rt) {
+                return Frag::default().sql(&format!("{alias}.rid IN (")).append(union_all(arms)).sql(")");
             }
             let inner = format!("r{depth}");
             let refs = Frag::default()

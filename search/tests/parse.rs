@@ -176,7 +176,7 @@ fn sql_shape() {
 fn rid_source_reads_references_first() {
     let source = |pairs: &[(&str, &str)]| {
         let query = registry().parse_query("Observation", &q(pairs)).unwrap();
-        search::rid_source(&[query], search::ContainedMode::Stored).expect("index rows only")
+        search::rid_source(&[query], search::ContainedMode::Stored).expect("index rows only").page(None, true, 51)
     };
     let token_first = source(&[("category", "vital-signs"), ("patient", "Patient/p1")]);
     let reference_first = source(&[("patient", "Patient/p1"), ("category", "vital-signs")]);

@@ -3,6 +3,7 @@
 use super::db::{push_list, Arg, Tx};
 use super::ROWS_PER_STATEMENT;
 use search::IndexRow;
+use std::collections::{BTreeSet, HashMap};
 
 const TABLES: [&str; 8] = ["idx_string", "idx_token", "idx_reference", "idx_date", "idx_number", "idx_quantity", "idx_uri", "idx_text"];
 
@@ -46,7 +47,7 @@ pub async fn delete_params_of_types(tx: &mut Tx, types: &[&str], params: &[Strin
 fn columns(table: usize) -> &'static [&'static str] {
     match table {
         0 => &["value_norm", "value_exact"],
-        1 => &["system", "code", "text_norm", "type_system", "type_code", "patient"],
+        1 => &["system", "code", "text_norm", "type_system", "type_code", "patient", "patient_rid"],
         2 => &["target_type", "target_id", "target_version", "url", "ident_system", "ident_value"],
         3 => &["low", "high"],
         4 => &["value", "low", "high"],
@@ -119,15 +120,19 @@ fn patient_of(rid: i64, rows: &[IndexRow]) -> Option<&str> {
 const PATIENT_FROM_REFERENCES: &str = "(SELECT CASE WHEN COUNT(DISTINCT r.target_id) > 1 THEN '*' ELSE MAX(r.target_id) END \
      FROM idx_reference r WHERE r.rid = idx_token.rid AND r.param = 'patient' AND r.target_type = 'Patient')";
 
-/// Recomputes the `patient` column of some resources' token rows from their stored reference
-/// rows: after a reindex that replaced only some parameters' rows, the new token rows were made
-/// without the references, or the `patient` rows changed under the old token rows.
+/// The `patient_rid` column from the `patient` column (the migration that added it runs the same).
+const PATIENT_RID: &str = "patient_rid = (SELECT p.rid FROM resource p WHERE p.res_type = 'Patient' AND p.res_id = idx_token.patient)";
+
+/// Recomputes the `patient` and `patient_rid` columns of some resources' token rows from their
+/// stored reference rows: after a reindex that replaced only some parameters' rows, the new
+/// token rows were made without the references, or the `patient` rows changed under the old
+/// token rows.
 pub async fn refresh_patients(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Error> {
     for chunk in rids.chunks(ROWS_PER_STATEMENT) {
         let mut args = Vec::with_capacity(chunk.len());
         let marks = push_list(&mut args, chunk.iter().filter(|r| **r > 0).map(|r| Arg::Int(*r)));
         if !args.is_empty() {
-            tx.execute(&format!("UPDATE idx_token SET patient = {PATIENT_FROM_REFERENCES} WHERE rid IN ({marks})"), &args).await?;
+            refresh_where(tx, &format!("rid IN ({marks})"), &args).await?;
         }
     }
     Ok(())
@@ -137,7 +142,29 @@ pub async fn refresh_patients(tx: &mut Tx, rids: &[i64]) -> Result<(), sqlx::Err
 pub async fn refresh_patients_of_types(tx: &mut Tx, types: &[&str]) -> Result<(), sqlx::Error> {
     let mut args = Vec::with_capacity(types.len());
     let of_types = push_list(&mut args, types.iter().map(|t| Arg::Text(t)));
-    tx.execute(&format!("UPDATE idx_token SET patient = {PATIENT_FROM_REFERENCES} WHERE res_type IN ({of_types}) AND rid > 0"), &args).await.map(|_| ())
+    refresh_where(tx, &format!("res_type IN ({of_types}) AND rid > 0"), &args).await
+}
+
+/// [`refresh_patients`] for the token rows `rows` selects: the rid follows the new `patient`,
+/// which an UPDATE's own SET cannot read.
+async fn refresh_where(tx: &mut Tx, rows: &str, args: &[Arg<'_>]) -> Result<(), sqlx::Error> {
+    tx.execute(&format!("UPDATE idx_token SET patient = {PATIENT_FROM_REFERENCES}, patient_rid = NULL WHERE {rows}"), args).await?;
+    tx.execute(&format!("UPDATE idx_token SET {PATIENT_RID} WHERE {rows} AND patient IS NOT NULL AND patient <> '{}'", search::SEVERAL_PATIENTS), args).await.map(|_| ())
+}
+
+/// The rids of the Patients that resources' token rows name ([`patient_of`]), from one look-up
+/// per statement's worth of ids. Rids are never reused (a deleted resource keeps its row), so a
+/// token row keeps its Patient's rid; a Patient written after the row is found by id instead.
+async fn patient_rids<'a>(tx: &mut Tx, named: impl Iterator<Item = &'a str>) -> Result<HashMap<String, i64>, sqlx::Error> {
+    let ids: Vec<&str> = named.filter(|id| *id != search::SEVERAL_PATIENTS).collect::<BTreeSet<_>>().into_iter().collect();
+    let mut rids = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut args = vec![Arg::Text("Patient")];
+        let marks = push_list(&mut args, chunk.iter().map(|id| Arg::Text(id)));
+        let found: Vec<(String, i64)> = tx.fetch(&format!("SELECT res_id, rid FROM resource WHERE res_type = $1 AND res_id IN ({marks})"), &args).await?;
+        rids.extend(found);
+    }
+    Ok(rids)
 }
 
 /// Inserts the index rows of several resources: (rid, resource type, rows). A resource's token
@@ -145,13 +172,16 @@ pub async fn refresh_patients_of_types(tx: &mut Tx, types: &[&str]) -> Result<()
 /// parameters' rows follows with [`refresh_patients`].
 pub async fn insert(tx: &mut Tx, resources: &[(i64, &str, &[IndexRow])]) -> Result<(), sqlx::Error> {
     let backend = tx.backend();
+    let patients: Vec<Option<&str>> = resources.iter().map(|(rid, _, rows)| patient_of(*rid, rows)).collect();
+    let patient_rids = patient_rids(tx, patients.iter().flatten().copied()).await?;
     let mut by_table: [Vec<(i64, &str, &str, Option<i64>, Vec<Arg<'_>>)>; 8] = Default::default();
-    for (rid, res_type, rows) in resources {
-        let patient = patient_of(*rid, rows);
+    for ((rid, res_type, rows), patient) in resources.iter().zip(&patients) {
+        let patient_rid = patient.and_then(|p| patient_rids.get(p).copied());
         for r in rows.iter() {
             let (t, param, grp, mut args) = row_args(r);
             if t == 1 {
-                args.push(Arg::OptText(patient));
+                args.push(Arg::OptText(*patient));
+                args.push(Arg::OptInt(patient_rid));
             }
             by_table[t].push((*rid, res_type, param, grp, args));
         }

@@ -31,6 +31,12 @@ impl FromLite for (i64, String, String, String) {
     }
 }
 
+impl FromLite for (i64, Option<String>, Option<String>, Option<String>) {
+    fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    }
+}
+
 /// Says whether a connection of the given age still plans with the current statistics.
 pub type Freshness = Arc<dyn Fn(Duration) -> bool + Send + Sync>;
 

@@ -131,7 +131,7 @@ impl Store {
     pub async fn search_page(
         &self,
         filter: &search::SqlFilter,
-        source: Option<&search::SqlFilter>,
+        source: Option<&search::RidSource>,
         sort: &[SortKey],
         cursor: Option<&Cursor>,
         limit: i64,
@@ -182,21 +182,34 @@ impl Store {
 
 impl Store {
     /// A page in rid order whose LIMIT applies inside the index-row statement `source`.
-    async fn rid_page(&self, source: &search::SqlFilter, cursor: Option<&Cursor>, forward: bool, limit: i64) -> Result<Vec<PageRow>, sqlx::Error> {
-        let mut args = super::filter_args(&source.args);
-        let mut sql = format!("SELECT t.rid, t.res_type, t.res_id, {} FROM ({}", self.backend().json_col("t."), source.sql);
-        if let Some(c) = cursor {
-            let p = push_list(&mut args, [Arg::Int(c.rid)]);
-            sql.push_str(&format!(" AND s1.rid {} {p}", if forward { ">" } else { "<" }));
+    async fn rid_page(&self, source: &search::RidSource, cursor: Option<&Cursor>, forward: bool, limit: i64) -> Result<Vec<PageRow>, sqlx::Error> {
+        let content = self.backend().json_col("t.");
+        let mut from = cursor.map(|c| c.rid);
+        let mut rows: Vec<PageRow> = Vec::new();
+        loop {
+            let wanted = limit - rows.len() as i64;
+            let page = source.page(from, forward, wanted);
+            let args = super::filter_args(&page.args);
+            // No ORDER BY outside: SQLite would sort the joined rows, copying every resource's text
+            // into its sorter (a page of 50 Patients is 170 kB); the page is put in order here
+            // instead (ascending both ways: a backward page is read in descending order up to the
+            // cursor).
+            if !source.may_name_deleted {
+                // `NOT t.deleted` only restates the index rows' rule, at the cost of a look-up done anyway.
+                let sql = format!("SELECT t.rid, t.res_type, t.res_id, {content} FROM ({}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted", page.sql);
+                rows = self.pool.fetch_many(&sql, &args).await?;
+                break;
+            }
+            // Rids of deleted resources come back without a row, and the page reads on past them.
+            let sql = format!("SELECT s.rid, t.res_type, t.res_id, {content} FROM ({}) s LEFT JOIN resource t ON t.rid = s.rid AND NOT t.deleted", page.sql);
+            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &args).await?;
+            let n = read.len() as i64;
+            from = read.iter().map(|r| r.0).reduce(if forward { i64::max } else { i64::min }).or(from);
+            rows.extend(read.into_iter().filter_map(|(rid, res_type, id, content)| Some(PageRow { rid, res_type: res_type?, id: id?, content: content?, keys: Vec::new() })));
+            if n < wanted || rows.len() as i64 >= limit {
+                break;
+            }
         }
-        args.push(Arg::Int(limit));
-        let dir = if forward { "ASC" } else { "DESC" };
-        // `NOT t.deleted` only restates the index rows' rule, at the cost of a look-up done anyway.
-        // No ORDER BY outside: SQLite would sort the joined rows, copying every resource's text
-        // into its sorter (a page of 50 Patients is 170 kB); the page is put in order here instead
-        // (ascending both ways: a backward page is read in descending order up to the cursor).
-        sql.push_str(&format!(" ORDER BY s1.rid {dir} LIMIT ${}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted", args.len()));
-        let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
         rows.sort_unstable_by_key(|r| r.rid);
         Ok(rows)
     }
