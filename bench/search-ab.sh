@@ -8,11 +8,17 @@
 # The new server is ./target/release/fhir-server (NEW_BINARY to change it); NEW_OUT: another results
 # folder whose databases the new server serves (the same binary on two layouts of the data). Prints each run (req/s, p50, p99, CPU ms of the
 # whole machine per request) and the medians, and the p50 xN/x1 ratio of each round per server.
+# ONLY: query ids to run alone ("Q11 Q20"), for one query's cost old against new.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=$1; BACKEND=$2; OLD=$3; ROUNDS=${4:-5}; DUR=${5:-6}; CONN=${6:-32}
 source bench/server.sh
 NEW_OUT=${NEW_OUT:-$OUT}
+QUERIES="$OUT/queries-$BACKEND.tsv"
+if [ -n "${ONLY:-}" ]; then
+    grep -E "^(${ONLY// /|})	" "$QUERIES" > "$OUT/ab-queries.tsv"
+    QUERIES="$OUT/ab-queries.tsv"
+fi
 declare -A PIDS
 trap 'kill ${PIDS[@]} 2>/dev/null || true' EXIT
 port=18401
@@ -29,7 +35,7 @@ for r in $(seq 1 "$ROUNDS"); do
     port=18401
     for tag in old-x1 old-xN new-x1 new-xN; do
         b0=$(busy)
-        QUERIES_FILE="$OUT/queries-$BACKEND.tsv" wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s bench/search.lua http://127.0.0.1:$port > "$OUT/ab-wrk.txt"
+        QUERIES_FILE="$QUERIES" wrk -t2 -c"$CONN" -d"${DUR}s" --latency -s bench/search.lua http://127.0.0.1:$port > "$OUT/ab-wrk.txt"
         b1=$(busy)
         grep -E "Non-2xx|Socket errors" "$OUT/ab-wrk.txt" || true
         awk -v r="$r" -v tag="$tag" -v b=$((b1 - b0)) -v d="$DUR" '

@@ -17,7 +17,9 @@ impl Entry {
     }
 }
 
-/// Serialises `{"resourceType":"Bundle",...head..., "entry":[...]}`.
+/// Serialises `{"resourceType":"Bundle",...head..., "entry":[...]}`. Each resource's text is
+/// copied once, into the answer: a page of 50 Patients is 170 kB, and copying it through a
+/// per-entry string first cost a second copy and its growth.
 pub fn bundle(head: Value, entries: &[Entry]) -> String {
     let mut out = serde_json::to_string(&head).unwrap_or_else(|_| "{}".into());
     out.pop(); // the closing brace; entries follow
@@ -29,17 +31,17 @@ pub fn bundle(head: Value, entries: &[Entry]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            let mut f = serde_json::to_string(&e.fields).unwrap_or_else(|_| "{}".into());
-            if let Some(r) = &e.resource {
-                f.pop();
-                if f.len() > 1 {
-                    f.push(',');
+            let fields = serde_json::to_string(&e.fields).unwrap_or_else(|_| "{}".into());
+            match &e.resource {
+                Some(r) => {
+                    let open = &fields[..fields.len() - 1]; // without the closing brace
+                    out.push_str(open);
+                    out.push_str(if open.len() > 1 { ",\"resource\":" } else { "\"resource\":" });
+                    out.push_str(r);
+                    out.push('}');
                 }
-                f.push_str("\"resource\":");
-                f.push_str(r);
-                f.push('}');
+                None => out.push_str(&fields),
             }
-            out.push_str(&f);
         }
         out.push(']');
     }
