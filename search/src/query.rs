@@ -1212,7 +1212,7 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     }
     if let [f] = q.filters.as_slice() {
         if let Some(arms) = has_patient_token(f, &q.resource_type) {
-            return Some(RidSource { arms, may_name_deleted: true });
+            return Some(RidSource { arms });
         }
     }
     // References first: SQLite plans from averages (the query planner stability guarantee) and
@@ -1223,18 +1223,16 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     let mut filters: Vec<&Filter> = q.filters.iter().collect();
     filters.sort_by_key(|f| !matches!(&f.cond, Cond::Rows { table, .. } if *table == "idx_reference"));
     let sets: Option<Vec<Frag>> = filters.into_iter().map(|f| row_set(f, &q.resource_type)).collect();
-    let may_name_deleted = q.filters.iter().any(|f| has_patient_token(f, &q.resource_type).is_some());
-    Some(RidSource { arms: vec![(rows_join(sets?).sql(" WHERE s1.rid > 0"), "s1.rid")], may_name_deleted })
+    Some(RidSource { arms: vec![(rows_join(sets?).sql(" WHERE s1.rid > 0"), "s1.rid")] })
 }
 
 /// A search's matches as rids from index rows alone ([`rid_source`]): SELECTs whose union is the
-/// match set, each with the expression its rid is selected as.
+/// match set, each with the expression its rid is selected as. A rid may be of a deleted
+/// resource (a `_has` Patient's rid stays in the token rows of resources that name it), which
+/// the page leaves out.
 #[derive(Debug, Clone)]
 pub struct RidSource {
     arms: Vec<(Frag, &'static str)>,
-    /// Whether a rid may be of a deleted resource (a `_has` Patient's rid is kept in the token
-    /// rows of resources that name it), which the page must then leave out.
-    pub may_name_deleted: bool,
 }
 
 impl RidSource {
@@ -1243,14 +1241,11 @@ impl RidSource {
     /// SQLite runs as a merge of the arms, each read in rid order from its index, so that the
     /// statement stops at the page's end. Binds from `$1`.
     pub fn page(&self, from: Option<i64>, forward: bool, limit: i64) -> SqlFilter {
-        let mut q = Frag::default();
-        for (i, (arm, rid)) in self.arms.iter().enumerate() {
-            q = q.sql(if i > 0 { " UNION " } else { "" }).append(arm.clone());
-            if let Some(from) = from {
-                q = q.sql(&format!(" AND {rid} {} ", if forward { ">" } else { "<" })).int(from);
-            }
-        }
-        q.sql(&format!(" ORDER BY 1 {} LIMIT ", if forward { "ASC" } else { "DESC" })).int(limit).render(1)
+        let arms = self.arms.iter().map(|(arm, rid)| match from {
+            Some(from) => arm.clone().sql(&format!(" AND {rid} {} ", if forward { ">" } else { "<" })).int(from),
+            None => arm.clone(),
+        });
+        compound(arms, " UNION ").sql(&format!(" ORDER BY 1 {} LIMIT ", if forward { "ASC" } else { "DESC" })).int(limit).render(1)
     }
 }
 
@@ -1265,9 +1260,15 @@ fn row_set(f: &Filter, rt: &str) -> Option<Frag> {
 
 /// SELECTs as one `UNION ALL` (a row set for a join or an IN).
 fn union_all(arms: Vec<(Frag, &'static str)>) -> Frag {
+    compound(arms.into_iter().map(|(arm, _)| arm), " UNION ALL ")
+}
+
+/// SELECTs joined by a compound operator (`" UNION "`, `" UNION ALL "`). Not [`Frag::join`]:
+/// SQLite refuses a parenthesized SELECT in a compound one.
+fn compound(selects: impl IntoIterator<Item = Frag>, op: &str) -> Frag {
     let mut q = Frag::default();
-    for (i, (arm, _)) in arms.into_iter().enumerate() {
-        q = q.sql(if i > 0 { " UNION ALL " } else { "" }).append(arm);
+    for (i, select) in selects.into_iter().enumerate() {
+        q = q.sql(if i > 0 { op } else { "" }).append(select);
     }
     q
 }
@@ -1282,12 +1283,10 @@ fn alts_rows(table: &str, rt: &str, param: &str, alts: &[Frag], distinct: bool) 
     if alts.len() < 2 || alts.len() > UNION_MAX {
         return rows_where(table, rt, param, distinct, Frag::join(alts.to_vec(), " OR "));
     }
-    // Not Frag::join: SQLite refuses a parenthesized SELECT in a compound one.
-    let mut q = Frag::default().sql(&format!("SELECT {}u.rid FROM (", if distinct { "DISTINCT " } else { "" }));
-    for (i, a) in alts.iter().enumerate() {
-        q = q.sql(if i > 0 { " UNION ALL " } else { "" }).append(rows_where(table, rt, param, false, a.clone()));
-    }
-    q.sql(") u")
+    Frag::default()
+        .sql(&format!("SELECT {}u.rid FROM (", if distinct { "DISTINCT " } else { "" }))
+        .append(compound(alts.iter().map(|a| rows_where(table, rt, param, false, a.clone())), " UNION ALL "))
+        .sql(") u")
 }
 
 /// `SELECT {what} FROM table x` restricted to one parameter of `rt`.

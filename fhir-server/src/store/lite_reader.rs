@@ -25,13 +25,13 @@ pub trait FromLite: Sized + Send + 'static {
     fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self>;
 }
 
-impl FromLite for (i64, String, String, String) {
-    fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-    }
-}
-
-impl FromLite for (i64, Option<String>, Option<String>, Option<String>) {
+impl<A, B, C, D> FromLite for (A, B, C, D)
+where
+    A: rusqlite::types::FromSql + Send + 'static,
+    B: rusqlite::types::FromSql + Send + 'static,
+    C: rusqlite::types::FromSql + Send + 'static,
+    D: rusqlite::types::FromSql + Send + 'static,
+{
     fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self> {
         Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
     }

@@ -189,20 +189,13 @@ impl Store {
         loop {
             let wanted = limit - rows.len() as i64;
             let page = source.page(from, forward, wanted);
-            let args = super::filter_args(&page.args);
-            // No ORDER BY outside: SQLite would sort the joined rows, copying every resource's text
-            // into its sorter (a page of 50 Patients is 170 kB); the page is put in order here
-            // instead (ascending both ways: a backward page is read in descending order up to the
-            // cursor).
-            if !source.may_name_deleted {
-                // `NOT t.deleted` only restates the index rows' rule, at the cost of a look-up done anyway.
-                let sql = format!("SELECT t.rid, t.res_type, t.res_id, {content} FROM ({}) s JOIN resource t ON t.rid = s.rid WHERE NOT t.deleted", page.sql);
-                rows = self.pool.fetch_many(&sql, &args).await?;
-                break;
-            }
-            // Rids of deleted resources come back without a row, and the page reads on past them.
+            // A rid of a deleted resource (a `_has` Patient's, kept in the rows that name it)
+            // comes back without a row, and the page reads on past it. No ORDER BY outside: SQLite
+            // would sort the joined rows, copying every resource's text into its sorter (a page of
+            // 50 Patients is 170 kB); the page is put in order here instead (ascending both ways:
+            // a backward page is read in descending order up to the cursor).
             let sql = format!("SELECT s.rid, t.res_type, t.res_id, {content} FROM ({}) s LEFT JOIN resource t ON t.rid = s.rid AND NOT t.deleted", page.sql);
-            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &args).await?;
+            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &super::filter_args(&page.args)).await?;
             let n = read.len() as i64;
             from = read.iter().map(|r| r.0).reduce(if forward { i64::max } else { i64::min }).or(from);
             rows.extend(read.into_iter().filter_map(|(rid, res_type, id, content)| Some(PageRow { rid, res_type: res_type?, id: id?, content: content?, keys: Vec::new() })));
