@@ -1212,7 +1212,7 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     }
     if let [f] = q.filters.as_slice() {
         if let Some(arms) = has_patient_token(f, &q.resource_type) {
-            return Some(RidSource { arms });
+            return Some(RidSource { arms, one_set: false });
         }
     }
     // References first: SQLite plans from averages (the query planner stability guarantee) and
@@ -1223,7 +1223,9 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     let mut filters: Vec<&Filter> = q.filters.iter().collect();
     filters.sort_by_key(|f| !matches!(&f.cond, Cond::Rows { table, .. } if *table == "idx_reference"));
     let sets: Option<Vec<Frag>> = filters.into_iter().map(|f| row_set(f, &q.resource_type)).collect();
-    Some(RidSource { arms: vec![(rows_join(sets?).sql(" WHERE s1.rid > 0"), "s1.rid")] })
+    let sets = sets?;
+    let one_set = sets.len() == 1;
+    Some(RidSource { arms: vec![(rows_join(sets).sql(" WHERE s1.rid > 0"), "s1.rid")], one_set })
 }
 
 /// A search's matches as rids from index rows alone ([`rid_source`]): SELECTs whose union is the
@@ -1233,9 +1235,19 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
 #[derive(Debug, Clone)]
 pub struct RidSource {
     arms: Vec<(Frag, &'static str)>,
+    /// Whether the matches are one parameter's index rows (no join of row sets).
+    one_set: bool,
 }
 
 impl RidSource {
+    /// Whether one plan serves every value of the search: its matches are one parameter's index
+    /// rows, read through that parameter's index whatever the values (its alternatives each
+    /// through their own). A join of row sets is not: which set to read first depends on how
+    /// common each value is (`category=vital-signs&patient=X` reads the patient's rows first).
+    pub fn plan_fits_all_values(&self) -> bool {
+        self.one_set
+    }
+
     /// The statement selecting up to `limit` match rids (column `rid`) after (`forward`) or
     /// before `from`, nearest first. Several arms are one `UNION ... ORDER BY 1 LIMIT n`, which
     /// SQLite runs as a merge of the arms, each read in rid order from its index, so that the

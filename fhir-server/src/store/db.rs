@@ -59,12 +59,35 @@ macro_rules! bind_all {
 /// Read pool(s).
 #[derive(Clone)]
 pub enum Pool {
-    Pg(PgPool),
+    /// PostgreSQL: one pool per way of planning ([`Plan`]); writes use `per_value`.
+    Pg { per_value: PgPool, once: PgPool },
     /// SQLite: many readers, one writer connection (SQLite allows one writer at a time anyway,
     /// and serialising in-process avoids SQLITE_BUSY and makes conditional writes race-free);
     /// `rows` reads what returns many rows (None for an in-memory database, which only sqlx's
     /// connections share).
     Lite { read: SqlitePool, write: SqlitePool, rows: Option<super::lite_reader::LiteReader> },
+}
+
+/// How PostgreSQL plans a read's prepared statement (SQLite plans each statement once per
+/// connection, whatever the values: the query planner stability guarantee, see open.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plan {
+    /// For its values, on every execution: where the best plan depends on them, as the order of
+    /// a join of row sets follows how common each value is.
+    PerValue,
+    /// Once per connection, for any values: where one plan serves them all (one row set read
+    /// through its index, rows by rid or by id), so planning is not paid per request.
+    Once,
+}
+
+impl Plan {
+    /// The one of PostgreSQL's two pools that plans this way.
+    fn of<'a>(self, per_value: &'a PgPool, once: &'a PgPool) -> &'a PgPool {
+        match self {
+            Plan::PerValue => per_value,
+            Plan::Once => once,
+        }
+    }
 }
 
 /// An open write transaction.
@@ -83,7 +106,7 @@ impl Pool {
     /// The backend of this pool.
     pub fn backend(&self) -> Backend {
         match self {
-            Pool::Pg(_) => Backend::Postgres,
+            Pool::Pg { .. } => Backend::Postgres,
             Pool::Lite { .. } => Backend::Sqlite,
         }
     }
@@ -91,7 +114,7 @@ impl Pool {
     /// holds the gate another way (see `Store::begin` for every other write).
     pub(crate) async fn begin_ungated(&self) -> Result<Tx, sqlx::Error> {
         let conn = match self {
-            Pool::Pg(p) => Conn::Pg(p.begin().await?),
+            Pool::Pg { per_value, .. } => Conn::Pg(per_value.begin().await?),
             Pool::Lite { write, .. } => Conn::Lite(write.begin().await?),
         };
         Ok(Tx { conn, gate: None })
@@ -103,23 +126,31 @@ impl Pool {
     }
     /// Runs a query on a read connection and decodes all rows.
     pub async fn fetch<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+        self.fetch_planned(sql, args, Plan::PerValue).await
+    }
+    async fn fetch_planned<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>], plan: Plan) -> Result<Vec<T>, sqlx::Error> {
         match self {
-            Pool::Pg(p) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(p).await,
+            Pool::Pg { per_value, once } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(plan.of(per_value, once)).await,
             Pool::Lite { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(read).await,
         }
     }
     /// Runs a query that may return many rows (a search page, included resources) on a read
-    /// connection: on SQLite through [`super::lite_reader`], one hand-over per statement.
-    pub async fn fetch_many<T: AnyRow + super::lite_reader::FromLite>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
+    /// connection, planned as `plan` asks: on SQLite through [`super::lite_reader`], one hand-over
+    /// per statement.
+    pub async fn fetch_many<T: AnyRow + super::lite_reader::FromLite>(&self, sql: &str, args: &[Arg<'_>], plan: Plan) -> Result<Vec<T>, sqlx::Error> {
         match self {
             Pool::Lite { rows: Some(rows), .. } => rows.fetch(sql, args).await,
-            _ => self.fetch(sql, args).await,
+            _ => self.fetch_planned(sql, args, plan).await,
         }
     }
     /// Runs a query on a read connection and decodes at most one row.
     pub async fn fetch_opt<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Option<T>, sqlx::Error> {
+        self.fetch_opt_planned(sql, args, Plan::PerValue).await
+    }
+    /// [`Pool::fetch_opt`], planned as `plan` asks.
+    pub async fn fetch_opt_planned<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>], plan: Plan) -> Result<Option<T>, sqlx::Error> {
         match self {
-            Pool::Pg(p) => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(p).await,
+            Pool::Pg { per_value, once } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(plan.of(per_value, once)).await,
             Pool::Lite { read, .. } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_optional(read).await,
         }
     }

@@ -12,7 +12,7 @@ mod page;
 pub use page::{Cursor, KeyValue, PageRow};
 
 pub use db::{Arg, Backend, Pool, Tx};
-use db::push_list;
+use db::{push_list, Plan};
 use sqlx::FromRow;
 
 /// The current version of a resource.
@@ -136,12 +136,12 @@ impl Store {
 
     /// The current version (possibly a tombstone).
     pub async fn read(&self, res_type: &str, id: &str) -> Result<Option<Current>, sqlx::Error> {
-        self.pool.fetch_opt(&self.sql.read, &[Arg::Text(res_type), Arg::Text(id)]).await
+        self.pool.fetch_opt_planned(&self.sql.read, &[Arg::Text(res_type), Arg::Text(id)], Plan::Once).await
     }
 
     /// One version from history.
     pub async fn vread(&self, res_type: &str, id: &str, version: i64) -> Result<Option<Version>, sqlx::Error> {
-        self.pool.fetch_opt(&self.sql.vread, &[Arg::Text(res_type), Arg::Text(id), Arg::Int(version)]).await
+        self.pool.fetch_opt_planned(&self.sql.vread, &[Arg::Text(res_type), Arg::Text(id), Arg::Int(version)], Plan::Once).await
     }
 
     /// The current version inside a write transaction, locked against concurrent writers.
@@ -266,7 +266,7 @@ impl Store {
               WHERE {conds} AND x.rid IN ({marks})) ORDER BY t.rid",
             self.backend().json_col("t.")
         );
-        self.pool.fetch_many(&sql, &args).await
+        self.pool.fetch_many(&sql, &args, Plan::Once).await
     }
 
     /// Resources of `src_type` whose reference index rows point at `targets` (`_revinclude`): (rid, type, id, content).
@@ -295,7 +295,7 @@ impl Store {
             self.backend().json_col("s."),
             pairs.join(" OR ")
         );
-        self.pool.fetch_many(&sql, &args).await
+        self.pool.fetch_many(&sql, &args, Plan::Once).await
     }
 
     /// Contained resources matching a search, in some containers: (container rid, type, local id);

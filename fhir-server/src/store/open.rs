@@ -17,15 +17,40 @@ static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migration
 /// concurrent commits share WAL flushes (POST Patient ×32: 2,012 req/s with 16, 1,548 with 4).
 const PG_CONNECTIONS: u32 = 16;
 
-/// Settings of every PostgreSQL connection. Search statements are prepared once and reused; a
+/// Settings of every PostgreSQL connection: parallel paths, which no page statement used and a
+/// pooled server does not want (it serves requests side by side), are not considered, which made
+/// planning the benchmark's statements 10% cheaper at x10 (docs/performance.md, "Ninth round").
+const PG_SESSION: &[&str] = &["SET max_parallel_workers_per_gather = 0"];
+
+/// How each of the two PostgreSQL pools plans its prepared statements ([`super::db::Plan`]). A
 /// generic plan ignores the values and, for `category=vital-signs&patient=X`, scans every vital
-/// sign (130 ms) where the plan for the actual values starts from the patient (1.2 ms), so every
-/// execution is planned for its values (docs/performance.md, "Search"). Planning is then the
-/// largest single cost of a search (46% of PostgreSQL's CPU in the mixed benchmark at x10, perf),
-/// so parallel paths, which no page statement used and a pooled server does not want (it serves
-/// requests side by side), are not considered: 10% less planning for the benchmark's statements
-/// at x10 (docs/performance.md, "Ninth round").
-const PG_SESSION: &[&str] = &["SET plan_cache_mode = force_custom_plan", "SET max_parallel_workers_per_gather = 0"];
+/// sign (130 ms) where the plan for the actual values starts from the patient (1.2 ms), so
+/// statements whose plan depends on the values are planned on every execution (docs/performance.md,
+/// "Search"). Planning is then the largest single cost of a simple search (0.4 ms to plan, 0.07 to
+/// run `Patient?name=X` under load), so statements with one plan for all values keep it instead.
+const PG_PLAN_PER_VALUE: &str = "SET plan_cache_mode = force_custom_plan";
+const PG_PLAN_ONCE: &str = "SET plan_cache_mode = force_generic_plan";
+
+/// A PostgreSQL pool whose connections plan by `plan_setting`.
+async fn pg_pool(url: &str, max_connections: u32, plan_setting: &'static str) -> Result<sqlx::PgPool, sqlx::Error> {
+    // No ping on every checkout: a dead connection surfaces as an error on first use anyway,
+    // and the ping costs a round trip per request.
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .test_before_acquire(false)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                for setting in PG_SESSION.iter().chain([&plan_setting]) {
+                    sqlx::Executor::execute(&mut *conn, *setting).await?;
+                }
+                Ok(())
+            })
+        })
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(url)
+        .await
+}
+
 
 /// Page cache of each SQLite connection, in KiB.
 pub(super) const CACHE_KIB: i64 = 65536;
@@ -56,24 +81,13 @@ fn sqlite_readers() -> u32 {
 /// beside one writer); None picks the backend's default.
 pub async fn open(url: &str, max_connections: Option<u32>) -> anyhow::Result<Pool> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        // No ping on every checkout: a dead connection surfaces as an error on first use anyway,
-        // and the ping costs a round trip per request.
-        let pool = PgPoolOptions::new()
-            .max_connections(max_connections.unwrap_or(PG_CONNECTIONS))
-            .test_before_acquire(false)
-            .after_connect(|conn, _| {
-                Box::pin(async move {
-                    for setting in PG_SESSION {
-                        sqlx::Executor::execute(&mut *conn, *setting).await?;
-                    }
-                    Ok(())
-                })
-            })
-            .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
-            .await?;
-        PG_MIGRATIONS.run(&pool).await?;
-        Ok(Pool::Pg(pool))
+        // Statements planned once are short reads, while a write holds its connection of the
+        // other pool for the whole transaction: half as many connections serve them.
+        let n = max_connections.unwrap_or(PG_CONNECTIONS);
+        let per_value = pg_pool(url, n, PG_PLAN_PER_VALUE).await?;
+        PG_MIGRATIONS.run(&per_value).await?;
+        let once = pg_pool(url, (n / 2).max(1), PG_PLAN_ONCE).await?;
+        Ok(Pool::Pg { per_value, once })
     } else if url.starts_with("sqlite:") {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

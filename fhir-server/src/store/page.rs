@@ -3,7 +3,7 @@
 //! The order is the sort keys, then `rid` ascending as the tie-breaker, so it is total and a
 //! cursor (the keys and rid of a boundary row) marks a position that survives concurrent writes.
 
-use super::db::{push_list, Arg};
+use super::db::{push_list, Arg, Plan};
 use super::Store;
 use base64::Engine as _;
 use search::{KeyKind, SortKey};
@@ -170,7 +170,7 @@ impl Store {
             order = order.join(", "),
             n = args.len(),
         );
-        let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args).await?;
+        let mut rows: Vec<PageRow> = self.pool.fetch_many(&sql, &args, Plan::PerValue).await?;
         if sort.is_empty() {
             rows.sort_unstable_by_key(|r| r.rid);
         } else if !forward {
@@ -184,6 +184,7 @@ impl Store {
     /// A page in rid order whose LIMIT applies inside the index-row statement `source`.
     async fn rid_page(&self, source: &search::RidSource, cursor: Option<&Cursor>, forward: bool, limit: i64) -> Result<Vec<PageRow>, sqlx::Error> {
         let content = self.backend().json_col("t.");
+        let plan = if source.plan_fits_all_values() { Plan::Once } else { Plan::PerValue };
         let mut from = cursor.map(|c| c.rid);
         let mut rows: Vec<PageRow> = Vec::new();
         loop {
@@ -195,7 +196,7 @@ impl Store {
             // 50 Patients is 170 kB); the page is put in order here instead (ascending both ways:
             // a backward page is read in descending order up to the cursor).
             let sql = format!("SELECT s.rid, t.res_type, t.res_id, {content} FROM ({}) s LEFT JOIN resource t ON t.rid = s.rid AND NOT t.deleted", page.sql);
-            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &super::filter_args(&page.args)).await?;
+            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &super::filter_args(&page.args), plan).await?;
             let n = read.len() as i64;
             from = read.iter().map(|r| r.0).reduce(if forward { i64::max } else { i64::min }).or(from);
             rows.extend(read.into_iter().filter_map(|(rid, res_type, id, content)| Some(PageRow { rid, res_type: res_type?, id: id?, content: content?, keys: Vec::new() })));
