@@ -293,7 +293,7 @@ fn response_entry(o: Outcome, with_resource: bool) -> Entry {
     if let Some(oo) = o.outcome {
         resp["outcome"] = oo;
     }
-    Entry { fields: json!({"response": resp}), resource: if with_resource || o.is_read { o.resource } else { None } }
+    Entry { fields: json!({"response": resp}).into(), resource: if with_resource || o.is_read { o.resource } else { None } }
 }
 
 /// Order of processing within a transaction.

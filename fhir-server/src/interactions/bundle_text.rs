@@ -4,16 +4,47 @@ use serde_json::{json, Value};
 
 /// An entry under construction.
 pub struct Entry {
-    /// Entry fields other than `resource`, as a JSON object.
-    pub fields: Value,
+    /// Entry fields other than `resource`.
+    pub fields: Fields,
     /// Stored resource JSON text, spliced in verbatim.
     pub resource: Option<String>,
+}
+
+/// An entry's fields other than `resource`.
+pub enum Fields {
+    /// Any, as a JSON object.
+    Json(Value),
+    /// A search entry's `fullUrl` and `search.mode`, written as text: a page has up to hundreds
+    /// of entries, and a JSON object each (a map, its keys and values, then their text) was a
+    /// dozen allocations per entry.
+    Search { full_url: String, mode: &'static str },
+}
+
+impl From<Value> for Fields {
+    fn from(v: Value) -> Fields {
+        Fields::Json(v)
+    }
 }
 
 impl Entry {
     /// A search match at `full_url`.
     pub fn matched(full_url: String, resource: Option<String>) -> Entry {
-        Entry { fields: json!({"fullUrl": full_url, "search": {"mode": "match"}}), resource }
+        Entry { fields: Fields::Search { full_url, mode: "match" }, resource }
+    }
+    /// A resource included by `_include`/`_revinclude`, at `full_url`.
+    pub fn included(full_url: String, resource: String) -> Entry {
+        Entry { fields: Fields::Search { full_url, mode: "include" }, resource: Some(resource) }
+    }
+}
+
+/// Appends `s` as a JSON string.
+fn push_json_str(out: &mut String, s: &str) {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(&Value::from(s).to_string());
+    } else {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
     }
 }
 
@@ -31,17 +62,30 @@ pub fn bundle(head: Value, entries: &[Entry]) -> String {
             if i > 0 {
                 out.push(',');
             }
-            let fields = serde_json::to_string(&e.fields).unwrap_or_else(|_| "{}".into());
-            match &e.resource {
-                Some(r) => {
-                    let open = &fields[..fields.len() - 1]; // without the closing brace
-                    out.push_str(open);
-                    out.push_str(if open.len() > 1 { ",\"resource\":" } else { "\"resource\":" });
-                    out.push_str(r);
-                    out.push('}');
+            match &e.fields {
+                Fields::Json(fields) => {
+                    let fields = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
+                    out.push_str(&fields[..fields.len() - 1]); // without the closing brace
+                    if fields.len() > 2 && e.resource.is_some() {
+                        out.push(',');
+                    }
                 }
-                None => out.push_str(&fields),
+                Fields::Search { full_url, mode } => {
+                    out.push_str("{\"fullUrl\":");
+                    push_json_str(&mut out, full_url);
+                    out.push_str(",\"search\":{\"mode\":");
+                    push_json_str(&mut out, mode);
+                    out.push('}');
+                    if e.resource.is_some() {
+                        out.push(',');
+                    }
+                }
             }
+            if let Some(r) = &e.resource {
+                out.push_str("\"resource\":");
+                out.push_str(r);
+            }
+            out.push('}');
         }
         out.push(']');
     }
@@ -74,11 +118,22 @@ mod tests {
     fn splices_resources_into_valid_json() {
         let text = bundle(
             json!({"resourceType": "Bundle", "type": "history"}),
-            &[Entry { fields: json!({"fullUrl": "x"}), resource: Some("{\"resourceType\":\"Patient\",\"active\":true}".into()) }, Entry { fields: json!({"request": {"method": "DELETE"}}), resource: None }],
+            &[
+                Entry { fields: json!({"fullUrl": "x"}).into(), resource: Some("{\"resourceType\":\"Patient\",\"active\":true}".into()) },
+                Entry { fields: json!({"request": {"method": "DELETE"}}).into(), resource: None },
+                Entry { fields: json!({}).into(), resource: Some("{}".into()) },
+                Entry::matched("http://h/a\"b\\c/Patient/1".into(), Some("{\"id\":\"1\"}".into())),
+                Entry::included("http://h/Patient/2".into(), "{\"id\":\"2\"}".into()),
+                Entry::matched("http://h/Patient/3".into(), None),
+            ],
         );
         let v: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["entry"][0]["resource"]["active"], json!(true));
         assert_eq!(v["entry"][1]["request"]["method"], json!("DELETE"));
-        assert_eq!(v["entry"].as_array().unwrap().len(), 2);
+        assert_eq!(v["entry"][2], json!({"resource": {}}));
+        assert_eq!(v["entry"][3], json!({"fullUrl": "http://h/a\"b\\c/Patient/1", "search": {"mode": "match"}, "resource": {"id": "1"}}));
+        assert_eq!(v["entry"][4], json!({"fullUrl": "http://h/Patient/2", "search": {"mode": "include"}, "resource": {"id": "2"}}));
+        assert_eq!(v["entry"][5], json!({"fullUrl": "http://h/Patient/3", "search": {"mode": "match"}}));
+        assert_eq!(v["entry"].as_array().unwrap().len(), 6);
     }
 }

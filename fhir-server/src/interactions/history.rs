@@ -114,7 +114,8 @@ async fn history(app: &App, access: &Access, res_type: Option<String>, res_id: O
                     "fullUrl": format!("{}/{}/{}", app.base, v.res_type, v.res_id),
                     "request": {"method": method, "url": url},
                     "response": {"status": status, "etag": format!("W/\"{}\"", v.version), "lastModified": clock::fhir_instant(v.last_updated)}
-                }),
+                })
+                .into(),
                 resource: v.content,
             }
         })

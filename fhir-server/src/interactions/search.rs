@@ -315,8 +315,12 @@ async fn run(app: &App, access: &Access, scope: Scope, params: Vec<(String, Stri
         head["total"] = json!(t);
     }
     head["link"] = Value::Array(links);
-    let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, r.res_type.clone(), r.id.clone())).collect();
-    let included = if specs.is_empty() { Vec::new() } else { includes(app, access, &specs, &typed).await? };
+    let included = if specs.is_empty() {
+        Vec::new()
+    } else {
+        let typed: Vec<(i64, String, String)> = rows.iter().map(|r| (r.rid, r.res_type.clone(), r.id.clone())).collect();
+        includes(app, access, &specs, &typed).await?
+    };
     let mut entries = Vec::with_capacity(rows.len() + included.len());
     if contained != search::ContainedMode::Stored && contained_alone == Some(true) {
         entries.extend(contained_entries(app, &queries, contained, rows, &sub).await?);
@@ -332,11 +336,11 @@ async fn run(app: &App, access: &Access, scope: Scope, params: Vec<(String, Stri
             .map(|e| json!({"severity": "warning", "code": "not-supported", "diagnostics": format!("ignored: {}", e.message), "expression": [e.param]}))
             .collect();
         let outcome = json!({"resourceType": "OperationOutcome", "issue": issues});
-        entries.push(Entry { fields: json!({"search": {"mode": "outcome"}}), resource: Some(outcome.to_string()) });
+        entries.push(Entry { fields: json!({"search": {"mode": "outcome"}}).into(), resource: Some(outcome.to_string()) });
     }
     for (t, id, text) in included {
         let resource = subsetted(text, &sub)?;
-        entries.push(Entry { fields: json!({"fullUrl": format!("{}/{t}/{id}", app.base), "search": {"mode": "include"}}), resource: Some(resource) });
+        entries.push(Entry::included(format!("{}/{t}/{id}", app.base), resource));
     }
     Ok(format::stored_response(StatusCode::OK, bundle_text::bundle(head, &entries), render))
 }
