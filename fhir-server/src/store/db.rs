@@ -128,6 +128,7 @@ impl Pool {
     pub async fn fetch<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>]) -> Result<Vec<T>, sqlx::Error> {
         self.fetch_planned(sql, args, Plan::PerValue).await
     }
+    /// [`Pool::fetch`], planned as `plan` asks.
     async fn fetch_planned<T: AnyRow>(&self, sql: &str, args: &[Arg<'_>], plan: Plan) -> Result<Vec<T>, sqlx::Error> {
         match self {
             Pool::Pg { per_value, once } => bind_all!(sqlx::query_as::<_, T>(sql), args).fetch_all(plan.of(per_value, once)).await,
