@@ -184,3 +184,19 @@ fn rid_source_reads_references_first() {
     assert_eq!(token_first.sql, reference_first.sql);
     assert_eq!(token_first.args, reference_first.args);
 }
+
+/// PostgreSQL keeps one plan for a page only where one plan serves every value: one parameter's
+/// index rows (its alternatives included), not a join of two parameters' rows nor `_has`.
+#[test]
+fn rid_source_says_when_one_plan_fits_all_values() {
+    let fits = |rt: &str, pairs: &[(&str, &str)]| {
+        let query = registry().parse_query(rt, &q(pairs)).unwrap();
+        search::rid_source(&[query], search::ContainedMode::Stored).expect("index rows only").plan_fits_all_values()
+    };
+    assert!(fits("Observation", &[("code", "http://loinc.org|8867-4")]));
+    assert!(fits("Observation", &[("code", "http://loinc.org|8867-4,http://loinc.org|8310-5")]));
+    assert!(fits("Observation", &[("value-quantity", "gt5|http://unitsofmeasure.org|mg")]));
+    assert!(!fits("Observation", &[("category", "vital-signs"), ("patient", "Patient/p1")]));
+    assert!(!fits("Observation", &[("code", "http://loinc.org|8867-4"), ("code", "http://loinc.org|8310-5")]));
+    assert!(!fits("Patient", &[("_has:Observation:patient:code", "http://loinc.org|8867-4")]));
+}

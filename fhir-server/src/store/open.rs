@@ -29,6 +29,7 @@ const PG_SESSION: &[&str] = &["SET max_parallel_workers_per_gather = 0"];
 /// "Search"). Planning is then the largest single cost of a simple search (0.4 ms to plan, 0.07 to
 /// run `Patient?name=X` under load), so statements with one plan for all values keep it instead.
 const PG_PLAN_PER_VALUE: &str = "SET plan_cache_mode = force_custom_plan";
+/// The other pool's setting: each statement planned once per connection, for any values.
 const PG_PLAN_ONCE: &str = "SET plan_cache_mode = force_generic_plan";
 
 /// A PostgreSQL pool whose connections plan by `plan_setting`.
@@ -50,7 +51,6 @@ async fn pg_pool(url: &str, max_connections: u32, plan_setting: &'static str) ->
         .connect(url)
         .await
 }
-
 
 /// Page cache of each SQLite connection, in KiB.
 pub(super) const CACHE_KIB: i64 = 65536;
