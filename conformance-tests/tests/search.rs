@@ -691,6 +691,44 @@ async fn has_patient_names_every_patient_of_a_source(f: &Fhir) {
 /// Patient's rid kept in the token rows: a Patient deleted since is left out and the page reads
 /// on past it, a Patient written after its Observations is found by id, and so is each of the
 /// several patients of an Appointment.
+/// One UCUM quantity value is paged in rid order from a window of the unit's rows (SQLite), going
+/// on past the window when it holds too few matches; pages must be the same as any other way.
+async fn quantity_pages_through_sparse_and_dense_matches(f: &Fhir) {
+    let p = f.create(&json!({"resourceType": "Patient"})).await["id"].as_str().unwrap().to_string();
+    // Above and below the threshold; far above every other test's mass values (in grams).
+    let obs = |mg: f64| json!({"resourceType": "Observation", "status": "final", "code": {"text": "w"}, "subject": {"reference": format!("Patient/{p}")},
+        "valueQuantity": {"value": mg, "system": "http://unitsofmeasure.org", "code": "mg"}});
+    // A match, 30 rows without one (more than a page of two reads in its window), five matches
+    // together, 5 rows, a match, 30 rows.
+    let layout: Vec<bool> = [vec![true], vec![false; 30], vec![true; 5], vec![false; 5], vec![true], vec![false; 30]].concat();
+    let mut matches = Vec::new();
+    for m in layout {
+        let id = f.create(&obs(if m { 9_876_543_219.0 } else { 9_876_543_201.0 })).await["id"].as_str().unwrap().to_string();
+        if m {
+            matches.push(id);
+        }
+    }
+    let mut page = f.get("Observation?value-quantity=gt9876543210|http://unitsofmeasure.org|mg&_count=2").await.expect(200).json();
+    let mut pages = vec![match_ids(&page)];
+    while let Some(next) = link(&page, "next") {
+        page = f.get(&next).await.expect(200).json();
+        pages.push(match_ids(&page));
+    }
+    let mut back = Vec::new();
+    while let Some(prev) = link(&page, "previous") {
+        page = f.get(&prev).await.expect(200).json();
+        back.push(match_ids(&page));
+    }
+    let expected: Vec<Vec<String>> = matches.chunks(2).map(|c| c.to_vec()).collect();
+    assert_eq!(pages, expected, "forward on {}", f.backend);
+    let mut expected_back = expected[..expected.len() - 1].to_vec();
+    expected_back.reverse();
+    assert_eq!(back, expected_back, "back on {}", f.backend);
+    // The same range in grams, all at once.
+    let all = match_ids(&f.get("Observation?value-quantity=gt9876543.210|http://unitsofmeasure.org|g").await.expect(200).json());
+    assert_eq!(all, matches, "in grams on {}", f.backend);
+}
+
 async fn has_patient_pages_in_creation_order(f: &Fhir) {
     let sys = format!("urn:has-pages:{}", unique());
     let obs = |p: &str| json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys, "code": "c"}]}, "subject": {"reference": format!("Patient/{p}")}});
@@ -799,4 +837,4 @@ fn form_urlencoded_value(v: &str) -> String {
     v.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
-both_backends!(has_follows_current_versions, has_patient_names_every_patient_of_a_source, has_patient_pages_in_creation_order, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);
+both_backends!(quantity_pages_through_sparse_and_dense_matches, has_follows_current_versions, has_patient_names_every_patient_of_a_source, has_patient_pages_in_creation_order, contained_resources, filter_expressions, near_finds_locations_within_a_distance, ucum_quantities_compare_in_base_units, system_search_with_type, text_content_and_list, token_modifiers_use_stored_terminology, composites_match_within_one_instance, chains_and_has, include_and_revinclude, strict_by_default_lenient_on_request, compartment_search, sort_orders_and_pages);

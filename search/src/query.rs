@@ -115,8 +115,10 @@ impl Frag {
 
 #[derive(Debug, Clone)]
 enum Cond {
-    /// rid IN / NOT IN (rows of `table` for this param matching any alternative).
-    Rows { table: &'static str, negate: bool, alts: Vec<Frag> },
+    /// rid IN / NOT IN (rows of `table` for this param matching any alternative). `unit` is the
+    /// canonical unit of a one-value UCUM quantity, whose rows can be read in rid order
+    /// ([`RidSource::window_page`]); its canonical alternative is `alts[0]`.
+    Rows { table: &'static str, negate: bool, alts: Vec<Frag>, unit: Option<String> },
     /// Any index row at all for the param (or none, for :missing=true).
     Missing { table: &'static str, missing: bool, stored_param: Option<String> },
     /// A composite: some instance whose component `i` (rows `param$i` of table `i`) matches frag `i`,
@@ -566,7 +568,7 @@ fn parse_text(name: &str, value: &str) -> Result<Cond, SearchError> {
             Frag::join(likes, " AND ")
         })
         .collect();
-    Ok(Cond::Rows { table: "idx_text", negate: false, alts })
+    Ok(Cond::Rows { table: "idx_text", negate: false, alts, unit: None })
 }
 
 /// `_list=id`: resources an existing List names in `entry.item`. Functional lists (`$current-allergies`) are not kept.
@@ -681,8 +683,10 @@ fn parse_cond(
     let bad_mod = |m: &str| err(name, format!("unknown modifier ':{m}' for a {kind:?} parameter"));
     let not_yet = |m: &str| err(name, format!("modifier ':{m}' is not supported yet"));
     let vals = values(name, value)?;
+    let n_vals = vals.len();
     let mut negate = false;
     let mut alts = Vec::new();
+    let mut unit = None;
     match kind {
         ParamType::String => {
             for v in vals {
@@ -876,6 +880,7 @@ fn parse_cond(
                     // The stored canonical value has no precision range, so sa/eb compare the value itself.
                     let canon = number_cond_on(["x.canon_value"; 3], p, val * factor, ql * factor, qh * factor);
                     // Two alternatives, each read from its own index.
+                    unit = Some(key.clone());
                     alts.push(Frag::default().sql("x.canon_code = ").text(key).sql(" AND ").append(canon));
                     alts.push(Frag::default().sql("x.canon_code IS NULL AND x.system = ").text(sys).sql(" AND x.code = ").text(code).sql(" AND ").append(f));
                     continue;
@@ -891,7 +896,8 @@ fn parse_cond(
         }
         ParamType::Composite | ParamType::Special => unreachable!(),
     }
-    Ok(Cond::Rows { table, negate, alts })
+    let unit = if n_vals == 1 { unit } else { None };
+    Ok(Cond::Rows { table, negate, alts, unit })
 }
 
 /// Codes a query may list through terminology; beyond this a statement gets too long to be sensible.
@@ -1212,7 +1218,7 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     }
     if let [f] = q.filters.as_slice() {
         if let Some(arms) = has_patient_token(f, &q.resource_type) {
-            return Some(RidSource { arms, one_set: false });
+            return Some(RidSource { arms, one_set: false, window: None });
         }
     }
     // References first: SQLite plans from averages (the query planner stability guarantee) and
@@ -1222,10 +1228,28 @@ pub fn rid_source(queries: &[Query], mode: ContainedMode) -> Option<RidSource> {
     // depends on the order of the parameters in the URL.
     let mut filters: Vec<&Filter> = q.filters.iter().collect();
     filters.sort_by_key(|f| !matches!(&f.cond, Cond::Rows { table, .. } if *table == "idx_reference"));
+    let window = match filters.as_slice() {
+        [Filter { cond: Cond::Rows { table: "idx_quantity", negate: false, alts, unit: Some(unit) }, param, .. }] => {
+            Some(Window { rt: q.resource_type.clone(), param: param.clone(), unit: unit.clone(), alts: alts.clone() })
+        }
+        _ => None,
+    };
     let sets: Option<Vec<Frag>> = filters.into_iter().map(|f| row_set(f, &q.resource_type)).collect();
     let sets = sets?;
     let one_set = sets.len() == 1;
-    Some(RidSource { arms: vec![(rows_join(sets).sql(" WHERE s1.rid > 0"), "s1.rid")], one_set })
+    Some(RidSource { arms: vec![(rows_join(sets).sql(" WHERE s1.rid > 0"), "s1.rid")], one_set, window })
+}
+
+/// A one-value UCUM quantity search (`value-quantity=gt5|http://unitsofmeasure.org|mg`): its
+/// matches among the unit's rows, which SQLite can read in rid order (index
+/// `idx_quantity_canon_rid`), and its other alternatives (`alts[1..]`, values stored without a
+/// canonical form).
+#[derive(Debug, Clone)]
+struct Window {
+    rt: String,
+    param: String,
+    unit: String,
+    alts: Vec<Frag>,
 }
 
 /// A search's matches as rids from index rows alone ([`rid_source`]): SELECTs whose union is the
@@ -1237,6 +1261,7 @@ pub struct RidSource {
     arms: Vec<(Frag, &'static str)>,
     /// Whether the matches are one parameter's index rows (no join of row sets).
     one_set: bool,
+    window: Option<Window>,
 }
 
 impl RidSource {
@@ -1259,13 +1284,59 @@ impl RidSource {
         });
         compound(arms, " UNION ").sql(&format!(" ORDER BY 1 {} LIMIT ", if forward { "ASC" } else { "DESC" })).int(limit).render(1)
     }
+
+    /// For SQLite, when the search is one UCUM quantity value: the statement selecting `(edge,
+    /// rid)` for the next `size` of the unit's rows after (`forward`) or before `from` in rid
+    /// order, nearest first: up to `limit` match rids within them, read in rid order so that it
+    /// stops at the page's end, and `edge`, the last of those rows (NULL when fewer remain: the
+    /// window then reaches the end). Always one row or more (`rid` NULL when none matched).
+    ///
+    /// [`RidSource::page`] reads the matches through the value index, all of them, then keeps
+    /// the lowest rids: a common unit's range at ×10 is 2,160 matches for a page of 51 (Q11,
+    /// docs/performance.md, "Thirteenth round"). In rid order a page costs its matches' share of
+    /// the rows instead, whatever the data's size, but a rare value would read all the unit's
+    /// rows: the window bounds that, and a page it does not fill goes on from `edge` with
+    /// [`RidSource::page`]. SQLite plans once per statement, so the choice is made here.
+    pub fn window_page(&self, from: Option<i64>, forward: bool, limit: i64, size: i64) -> Option<SqlFilter> {
+        let w = self.window.as_ref()?;
+        // Past `from` is `op`; up to the edge is `back`, and without one, as far as rids go.
+        let (op, back, dir, far) = if forward { (">", "<", "ASC", "9223372036854775807") } else { ("<", ">", "DESC", "-9223372036854775808") };
+        let bounded = |f: Frag| {
+            let f = f.sql(" AND x.rid > 0");
+            let f = match from {
+                Some(from) => f.sql(&format!(" AND x.rid {op} ")).int(from),
+                None => f,
+            };
+            f.sql(&format!(" AND x.rid {back}= coalesce((SELECT edge FROM e), {far})"))
+        };
+        let of_param = |index: &str| {
+            Frag::default().sql(&format!("SELECT x.rid FROM idx_quantity x{index} WHERE x.res_type = ")).text(w.rt.clone()).sql(" AND x.param = ").text(w.param.clone())
+        };
+        let mut edge = of_param(" INDEXED BY idx_quantity_canon_rid").sql(" AND x.canon_code = ").text(w.unit.clone()).sql(" AND x.rid > 0");
+        if let Some(from) = from {
+            edge = edge.sql(&format!(" AND x.rid {op} ")).int(from);
+        }
+        let edge = edge.sql(&format!(" ORDER BY x.rid {dir} LIMIT 1 OFFSET ")).int(size - 1);
+        let arms = w.alts.iter().enumerate().map(|(i, alt)| {
+            let index = if i == 0 { " INDEXED BY idx_quantity_canon_rid" } else { "" };
+            bounded(of_param(index).sql(" AND (").append(alt.clone()).sql(")"))
+        });
+        let page = compound(arms, " UNION ").sql(&format!(" ORDER BY 1 {dir} LIMIT ")).int(limit);
+        let sql = Frag::default()
+            .sql("WITH e(edge) AS MATERIALIZED (")
+            .append(edge)
+            .sql(") SELECT (SELECT edge FROM e) AS edge, p.rid FROM (SELECT 1) o LEFT JOIN (")
+            .append(page)
+            .sql(") p ON 1");
+        Some(sql.render(1))
+    }
 }
 
 /// The rids of the index rows a positive row condition selects: a plain SELECT, so that it can be
 /// flattened into a join.
 fn row_set(f: &Filter, rt: &str) -> Option<Frag> {
     match &f.cond {
-        Cond::Rows { table, negate: false, alts } => Some(alts_rows(table, rt, &f.param, alts, false)),
+        Cond::Rows { table, negate: false, alts, .. } => Some(alts_rows(table, rt, &f.param, alts, false)),
         _ => has_patient_token(f, rt).map(union_all),
     }
 }
@@ -1327,7 +1398,7 @@ fn rows_where(table: &str, rt: &str, param: &str, distinct: bool, cond: Frag) ->
 /// in the rows after it is deleted: the first arm may name deleted Patients.
 fn has_patient_token(f: &Filter, rt: &str) -> Option<Vec<(Frag, &'static str)>> {
     let Cond::Has { source, reference, inner } = &f.cond else { return None };
-    let (Cond::Rows { table: "idx_token", negate: false, alts }, "patient", "Patient") = (&inner.cond, reference.as_str(), rt) else { return None };
+    let (Cond::Rows { table: "idx_token", negate: false, alts, .. }, "patient", "Patient") = (&inner.cond, reference.as_str(), rt) else { return None };
     let (param, cond) = (&inner.param, Frag::join(alts.clone(), " OR "));
     let several = crate::SEVERAL_PATIENTS;
     let of_code = |what: &str| select_of(what, "idx_token", source, param).sql(" AND (").append(cond.clone()).sql(")");
@@ -1386,7 +1457,7 @@ fn render(f: &Filter, rt: &str, alias: &str, depth: usize) -> Frag {
         // DISTINCT: PostgreSQL then reads the rids in index order and stops at the page's end; a
         // plain IN makes it look up every match in `resource` before sorting (Q07: 0.6 vs 11 ms).
         // A NOT IN needs no DISTINCT.
-        Cond::Rows { table, negate, alts } => Frag::default()
+        Cond::Rows { table, negate, alts, .. } => Frag::default()
             .sql(&format!("{alias}.rid {}IN (", if *negate { "NOT " } else { "" }))
             .append(alts_rows(table, rt, &f.param, alts, !*negate))
             .sql(")"),

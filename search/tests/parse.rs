@@ -200,3 +200,23 @@ fn rid_source_says_when_one_plan_fits_all_values() {
     assert!(!fits("Observation", &[("code", "http://loinc.org|8867-4"), ("code", "http://loinc.org|8310-5")]));
     assert!(!fits("Patient", &[("_has:Observation:patient:code", "http://loinc.org|8867-4")]));
 }
+
+/// Only one UCUM quantity value, alone, is read from a window of its unit's rows in rid order;
+/// two values, a unit without a canonical form, or another parameter beside it are not.
+#[test]
+fn rid_source_windows_one_ucum_quantity_alone() {
+    let window = |pairs: &[(&str, &str)]| {
+        let query = registry().parse_query("Observation", &q(pairs)).unwrap();
+        search::rid_source(&[query], search::ContainedMode::Stored).expect("index rows only").window_page(Some(7), true, 51, 408)
+    };
+    let w = window(&[("value-quantity", "gt5|http://unitsofmeasure.org|mg")]).expect("a window");
+    assert!(w.sql.contains("INDEXED BY idx_quantity_canon_rid") && w.sql.contains("OFFSET"), "{}", w.sql);
+    // The unit's canonical form is bound for the window's edge, the cursor for the edge and each arm.
+    let (_, unit) = search::extract::ucum_canonical(Some("http://unitsofmeasure.org"), Some("mg")).unwrap();
+    assert!(w.args.contains(&search::SqlArg::Text(unit)), "{:?}", w.args);
+    assert_eq!(w.args.iter().filter(|a| **a == search::SqlArg::Int(7)).count(), 3, "{:?}", w.args);
+    assert!(window(&[("value-quantity", "gt5|http://unitsofmeasure.org|mg,lt2|http://unitsofmeasure.org|mg")]).is_none());
+    assert!(window(&[("value-quantity", "gt5|urn:other|mg")]).is_none());
+    assert!(window(&[("value-quantity", "gt5|http://unitsofmeasure.org|mg"), ("patient", "Patient/p1")]).is_none());
+    assert!(window(&[("code", "http://loinc.org|8867-4")]).is_none());
+}

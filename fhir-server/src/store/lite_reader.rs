@@ -25,17 +25,20 @@ pub trait FromLite: Sized + Send + 'static {
     fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self>;
 }
 
-impl<A, B, C, D> FromLite for (A, B, C, D)
-where
-    A: rusqlite::types::FromSql + Send + 'static,
-    B: rusqlite::types::FromSql + Send + 'static,
-    C: rusqlite::types::FromSql + Send + 'static,
-    D: rusqlite::types::FromSql + Send + 'static,
-{
-    fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self> {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-    }
+macro_rules! tuple_from_lite {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t),+> FromLite for ($($t,)+)
+        where
+            $($t: rusqlite::types::FromSql + Send + 'static),+
+        {
+            fn from_lite(row: &Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get($i)?,)+))
+            }
+        }
+    };
 }
+tuple_from_lite!(A 0, B 1, C 2, D 3);
+tuple_from_lite!(A 0, B 1, C 2, D 3, E 4);
 
 /// Says whether a connection of the given age still plans with the current statistics.
 pub type Freshness = Arc<dyn Fn(Duration) -> bool + Send + Sync>;

@@ -3,7 +3,7 @@
 //! The order is the sort keys, then `rid` ascending as the tie-breaker, so it is total and a
 //! cursor (the keys and rid of a boundary row) marks a position that survives concurrent writes.
 
-use super::db::{push_list, Arg, Plan};
+use super::db::{push_list, Arg, Backend, Plan};
 use super::Store;
 use base64::Engine as _;
 use search::{KeyKind, SortKey};
@@ -180,6 +180,14 @@ impl Store {
     }
 }
 
+/// The rows of a unit a window reads per row of the page ([`search::RidSource::window_page`]):
+/// a range matching an eighth of them or more fills its page within the window.
+const WINDOW_ROWS_PER_MATCH: i64 = 8;
+
+/// A page's (rid, type, id, content) rows as read: type, id and content are NULL for a rid
+/// whose resource is deleted.
+type RidRow = (i64, Option<String>, Option<String>, Option<String>);
+
 impl Store {
     /// A page in rid order whose LIMIT applies inside the index-row statement `source`.
     async fn rid_page(&self, source: &search::RidSource, cursor: Option<&Cursor>, forward: bool, limit: i64) -> Result<Vec<PageRow>, sqlx::Error> {
@@ -187,6 +195,29 @@ impl Store {
         let plan = if source.plan_fits_all_values() { Plan::Once } else { Plan::PerValue };
         let mut from = cursor.map(|c| c.rid);
         let mut rows: Vec<PageRow> = Vec::new();
+        // Each read moves `from` past what it returned; deleted resources' rids come back without a row.
+        let take = |read: Vec<RidRow>, from: &mut Option<i64>, rows: &mut Vec<PageRow>| {
+            *from = read.iter().map(|r| r.0).reduce(if forward { i64::max } else { i64::min }).or(*from);
+            rows.extend(read.into_iter().filter_map(|(rid, res_type, id, content)| Some(PageRow { rid, res_type: res_type?, id: id?, content: content?, keys: Vec::new() })));
+        };
+        let window = if self.backend() == Backend::Sqlite { source.window_page(from, forward, limit, WINDOW_ROWS_PER_MATCH * limit) } else { None };
+        if let Some(window) = window {
+            let sql = format!("SELECT s.edge, s.rid, t.res_type, t.res_id, {content} FROM ({}) s LEFT JOIN resource t ON t.rid = s.rid AND NOT t.deleted", window.sql);
+            let read: Vec<(Option<i64>, Option<i64>, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &super::filter_args(&window.args), plan).await?;
+            let edge = read.first().and_then(|r| r.0);
+            let read: Vec<RidRow> = read.into_iter().filter_map(|(_, rid, res_type, id, content)| Some((rid?, res_type, id, content))).collect();
+            let full = read.len() as i64 == limit;
+            take(read, &mut from, &mut rows);
+            match (full, edge) {
+                // Every match in the window was read and the window reached the end.
+                (false, None) => return Ok(in_rid_order(rows)),
+                // The rest of the page lies beyond the window.
+                (false, Some(edge)) => from = Some(edge),
+                (true, _) if rows.len() as i64 >= limit => return Ok(in_rid_order(rows)),
+                // A deleted resource took a place: read on past the last rid.
+                (true, _) => {}
+            }
+        }
         loop {
             let wanted = limit - rows.len() as i64;
             let page = source.page(from, forward, wanted);
@@ -196,17 +227,20 @@ impl Store {
             // 50 Patients is 170 kB); the page is put in order here instead (ascending both ways:
             // a backward page is read in descending order up to the cursor).
             let sql = format!("SELECT s.rid, t.res_type, t.res_id, {content} FROM ({}) s LEFT JOIN resource t ON t.rid = s.rid AND NOT t.deleted", page.sql);
-            let read: Vec<(i64, Option<String>, Option<String>, Option<String>)> = self.pool.fetch_many(&sql, &super::filter_args(&page.args), plan).await?;
+            let read: Vec<RidRow> = self.pool.fetch_many(&sql, &super::filter_args(&page.args), plan).await?;
             let n = read.len() as i64;
-            from = read.iter().map(|r| r.0).reduce(if forward { i64::max } else { i64::min }).or(from);
-            rows.extend(read.into_iter().filter_map(|(rid, res_type, id, content)| Some(PageRow { rid, res_type: res_type?, id: id?, content: content?, keys: Vec::new() })));
+            take(read, &mut from, &mut rows);
             if n < wanted || rows.len() as i64 >= limit {
                 break;
             }
         }
-        rows.sort_unstable_by_key(|r| r.rid);
-        Ok(rows)
+        Ok(in_rid_order(rows))
     }
+}
+
+fn in_rid_order(mut rows: Vec<PageRow>) -> Vec<PageRow> {
+    rows.sort_unstable_by_key(|r| r.rid);
+    rows
 }
 
 /// Rows strictly after (or before) the cursor in the order (keys..., rid): the lexicographic
