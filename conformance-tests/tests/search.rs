@@ -194,6 +194,23 @@ fn link(bundle: &Value, rel: &str) -> Option<String> {
     bundle["link"].as_array()?.iter().find(|l| l["relation"] == rel).map(|l| l["url"].as_str().unwrap().to_string())
 }
 
+/// The match ids of each page from `q` on through the `next` links, then of each page back through
+/// the `previous` links from the last.
+async fn walk_pages(f: &Fhir, q: &str) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
+    let mut page = f.get(q).await.expect(200).json();
+    let mut pages = vec![match_ids(&page)];
+    while let Some(next) = link(&page, "next") {
+        page = f.get(&next).await.expect(200).json();
+        pages.push(match_ids(&page));
+    }
+    let mut back = Vec::new();
+    while let Some(prev) = link(&page, "previous") {
+        page = f.get(&prev).await.expect(200).json();
+        back.push(match_ids(&page));
+    }
+    (pages, back)
+}
+
 async fn sort_orders_and_pages(f: &Fhir) {
     let tag = unique();
     let sys = format!("urn:sort:{tag}");
@@ -708,17 +725,7 @@ async fn quantity_pages_through_sparse_and_dense_matches(f: &Fhir) {
             matches.push(id);
         }
     }
-    let mut page = f.get("Observation?value-quantity=gt9876543210|http://unitsofmeasure.org|mg&_count=2").await.expect(200).json();
-    let mut pages = vec![match_ids(&page)];
-    while let Some(next) = link(&page, "next") {
-        page = f.get(&next).await.expect(200).json();
-        pages.push(match_ids(&page));
-    }
-    let mut back = Vec::new();
-    while let Some(prev) = link(&page, "previous") {
-        page = f.get(&prev).await.expect(200).json();
-        back.push(match_ids(&page));
-    }
+    let (pages, back) = walk_pages(f, "Observation?value-quantity=gt9876543210|http://unitsofmeasure.org|mg&_count=2").await;
     let expected: Vec<Vec<String>> = matches.chunks(2).map(|c| c.to_vec()).collect();
     assert_eq!(pages, expected, "forward on {}", f.backend);
     let mut expected_back = expected[..expected.len() - 1].to_vec();
@@ -749,20 +756,7 @@ async fn has_patient_pages_in_creation_order(f: &Fhir) {
     f.create(&json!({"resourceType": "Appointment", "status": "booked", "serviceType": [{"coding": [{"system": sys, "code": "two"}]}],
         "participant": [actor(&ps[3]), actor(&ps[0])]}))
         .await;
-    let walk = |q: String| async move {
-        let mut page = f.get(&q).await.expect(200).json();
-        let mut pages = vec![match_ids(&page)];
-        while let Some(next) = link(&page, "next") {
-            page = f.get(&next).await.expect(200).json();
-            pages.push(match_ids(&page));
-        }
-        let mut back = Vec::new();
-        while let Some(prev) = link(&page, "previous") {
-            page = f.get(&prev).await.expect(200).json();
-            back.push(match_ids(&page));
-        }
-        (pages, back)
-    };
+    let walk = |q: String| async move { walk_pages(f, &q).await };
     let one = |p: &String| vec![p.clone()];
     let (pages, back) = walk(format!("Patient?_has:Observation:patient:code={sys}|c&_count=1")).await;
     assert_eq!(pages, [one(&ps[0]), one(&ps[2]), one(&ps[3]), one(&late)], "forward on {}", f.backend);
