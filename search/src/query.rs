@@ -1261,6 +1261,7 @@ pub struct RidSource {
     arms: Vec<(Frag, &'static str)>,
     /// Whether the matches are one parameter's index rows (no join of row sets).
     one_set: bool,
+    /// The same matches as a window of a unit's rows ([`RidSource::window_page`]), when they are one UCUM quantity value's.
     window: Option<Window>,
 }
 
