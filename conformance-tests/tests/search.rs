@@ -704,10 +704,6 @@ async fn has_patient_names_every_patient_of_a_source(f: &Fhir) {
     assert_eq!(found(q.clone()).await, [ps[2].clone()], "a contained Observation is no source");
 }
 
-/// `_has:Observation:patient:` on a token pages through the Patients in creation order, from the
-/// Patient's rid kept in the token rows: a Patient deleted since is left out and the page reads
-/// on past it, a Patient written after its Observations is found by id, and so is each of the
-/// several patients of an Appointment.
 /// One UCUM quantity value is paged in rid order from a window of the unit's rows (SQLite), going
 /// on past the window when it holds too few matches; pages must be the same as any other way.
 async fn quantity_pages_through_sparse_and_dense_matches(f: &Fhir) {
@@ -736,6 +732,10 @@ async fn quantity_pages_through_sparse_and_dense_matches(f: &Fhir) {
     assert_eq!(all, matches, "in grams on {}", f.backend);
 }
 
+/// `_has:Observation:patient:` on a token pages through the Patients in creation order, from the
+/// Patient's rid kept in the token rows: a Patient deleted since is left out and the page reads
+/// on past it, a Patient written after its Observations is found by id, and so is each of the
+/// several patients of an Appointment.
 async fn has_patient_pages_in_creation_order(f: &Fhir) {
     let sys = format!("urn:has-pages:{}", unique());
     let obs = |p: &str| json!({"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": sys, "code": "c"}]}, "subject": {"reference": format!("Patient/{p}")}});

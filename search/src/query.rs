@@ -1302,21 +1302,19 @@ impl RidSource {
         let w = self.window.as_ref()?;
         // Past `from` is `op`; up to the edge is `back`, and without one, as far as rids go.
         let (op, back, dir, far) = if forward { (">", "<", "ASC", "9223372036854775807") } else { ("<", ">", "DESC", "-9223372036854775808") };
-        let bounded = |f: Frag| {
+        // Stored resources' rows past the cursor.
+        let past = |f: Frag| {
             let f = f.sql(" AND x.rid > 0");
-            let f = match from {
+            match from {
                 Some(from) => f.sql(&format!(" AND x.rid {op} ")).int(from),
                 None => f,
-            };
-            f.sql(&format!(" AND x.rid {back}= coalesce((SELECT edge FROM e), {far})"))
+            }
         };
+        let bounded = |f: Frag| past(f).sql(&format!(" AND x.rid {back}= coalesce((SELECT edge FROM e), {far})"));
         let of_param = |index: &str| {
             Frag::default().sql(&format!("SELECT x.rid FROM idx_quantity x{index} WHERE x.res_type = ")).text(w.rt.clone()).sql(" AND x.param = ").text(w.param.clone())
         };
-        let mut edge = of_param(" INDEXED BY idx_quantity_canon_rid").sql(" AND x.canon_code = ").text(w.unit.clone()).sql(" AND x.rid > 0");
-        if let Some(from) = from {
-            edge = edge.sql(&format!(" AND x.rid {op} ")).int(from);
-        }
+        let edge = past(of_param(" INDEXED BY idx_quantity_canon_rid").sql(" AND x.canon_code = ").text(w.unit.clone()));
         let edge = edge.sql(&format!(" ORDER BY x.rid {dir} LIMIT 1 OFFSET ")).int(size - 1);
         let arms = w.alts.iter().enumerate().map(|(i, alt)| {
             let index = if i == 0 { " INDEXED BY idx_quantity_canon_rid" } else { "" };
